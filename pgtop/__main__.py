@@ -1,0 +1,3 @@
+from pgtop.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,200 @@
+"""The lab itself: real servers start fast, stream, pool, contend, and leave nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pgtop.lab import (
+    BOUNCER_ADMIN,
+    REPLICATION_SLOT,
+    STATE_FILE,
+    Lab,
+    PgInstall,
+    child_pids,
+    pid_alive,
+)
+from pgtop.workload import blocking_chain, idle_in_transaction
+
+
+def _all_pids(pids: list[int]) -> set[int]:
+    """The lab's pids and their children (postgres backends, pgbench …)."""
+    found = set(pids)
+    for pid in pids:
+        found.update(child_pids(pid))
+    return found
+
+
+def test_lab_starts_fast_and_teardown_leaves_no_process(pg_install: PgInstall) -> None:
+    started = time.monotonic()
+    lab = Lab(pg_install)
+    with lab:
+        elapsed = time.monotonic() - started
+        directory = lab.directory
+        lab.start_workload(duration_s=30, clients=2, bouncer_clients=2, rate=50)
+        time.sleep(1.5)
+        pids = _all_pids(lab.pids())
+        assert len(pids) > 10, "expected postmasters, pgbouncer, workload and their children"
+    assert elapsed < 20, f"lab took {elapsed:.1f} s to start"
+    assert [pid for pid in pids if pid_alive(pid)] == []
+    assert not directory.exists()
+
+
+def test_replica_streams_with_its_slot(lab: Lab) -> None:
+    with psycopg.connect(lab.monitor_dsn()) as conn:
+        states = conn.execute("SELECT state FROM pg_stat_replication").fetchall()
+        slots = conn.execute(
+            "SELECT slot_name, active FROM pg_replication_slots WHERE slot_type = 'physical'"
+        ).fetchall()
+    assert states == [("streaming",)]
+    assert slots == [(REPLICATION_SLOT, True)]
+    with psycopg.connect(lab.replica_dsn()) as conn:
+        in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    assert in_recovery == (True,)
+
+
+def test_pgbouncer_admin_console_answers_show_pools(lab: Lab) -> None:
+    with psycopg.connect(lab.bouncer_app_dsn(), autocommit=True) as app:
+        app.execute("SELECT 1")
+        for user in (BOUNCER_ADMIN, "pgtop_monitor"):
+            with psycopg.connect(
+                lab.bouncer_admin_dsn(user), autocommit=True, cursor_factory=psycopg.ClientCursor
+            ) as admin:
+                cursor = admin.execute("SHOW POOLS")
+                columns = [column.name for column in cursor.description or []]
+                pools = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+            assert {"database", "user", "cl_active", "cl_waiting", "sv_active"} <= set(columns)
+            assert any(pool["database"] == "app" and pool["user"] == "app" for pool in pools)
+
+
+def test_blocking_chain_is_visible_in_pg_locks(lab: Lab) -> None:
+    with (
+        blocking_chain(lab.app_dsn(), bound_s=60) as chain,
+        psycopg.connect(lab.monitor_dsn()) as conn,
+    ):
+        waiting = conn.execute("SELECT pid FROM pg_locks WHERE NOT granted ORDER BY pid").fetchall()
+        blockers = dict(
+            conn.execute(
+                "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                ([chain.waiter, chain.second_waiter],),
+            ).fetchall()
+        )
+    assert {pid for (pid,) in waiting} == {chain.waiter, chain.second_waiter}
+    assert blockers[chain.waiter] == [chain.holder]
+    assert blockers[chain.second_waiter] == [chain.waiter]
+
+
+def test_idle_in_transaction_sessions(lab: Lab) -> None:
+    with (
+        idle_in_transaction(lab.app_dsn(), bound_s=60) as idle,
+        idle_in_transaction(lab.app_dsn(), aborted=True, bound_s=60) as aborted,
+        psycopg.connect(lab.monitor_dsn()) as conn,
+    ):
+        states = dict(
+            conn.execute(
+                "SELECT pid, state FROM pg_stat_activity WHERE pid = ANY(%s)", ([idle, aborted],)
+            ).fetchall()
+        )
+    assert states == {idle: "idle in transaction", aborted: "idle in transaction (aborted)"}
+
+
+def test_lab_without_pgbouncer_says_so(
+    pg_install: PgInstall, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGTOP_PGBOUNCER_BIN", "")
+    messages: list[str] = []
+    with Lab(pg_install, replica=False, log=messages.append) as lab:
+        assert lab.pgbouncer is None
+        assert lab.replica is None
+        assert "pgbouncer is not installed" in (lab.bouncer_missing_reason or "")
+        assert any("pgbouncer is not installed" in message for message in messages)
+        with psycopg.connect(lab.monitor_dsn()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+class _LabProcess:
+    """`python -m pgtop.lab` in a child process, watched from outside through its lab.json."""
+
+    def __init__(self, install: PgInstall, *extra: str) -> None:
+        env = {**os.environ, "PGTOP_PG_BIN": str(install.bindir)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pgtop.lab", "--hold", "60", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert self.proc.stderr is not None
+        first = self.proc.stderr.readline()
+        assert first.startswith("lab directory "), first
+        self.directory = Path(first.removeprefix("lab directory ").strip())
+        self.seen: set[int] = set()
+
+    def watch(self) -> dict[str, object]:
+        try:
+            state: dict[str, object] = json.loads((self.directory / STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        pids = [int(p) for k, p in state.items() if k.endswith("_pid") and k != "owner_pid" and p]
+        pids += [int(p) for p in dict(state.get("servers") or {}).values() if p]  # type: ignore[call-overload]
+        self.seen |= _all_pids(pids)
+        return state
+
+    def terminate_when(self, ready: str) -> int:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = self.watch()
+            if state.get(ready):
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail(f"the lab never reached {ready}")
+        self.proc.send_signal(signal.SIGTERM)
+        while self.proc.poll() is None:
+            self.watch()
+            time.sleep(0.02)
+        return self.proc.wait()
+
+
+@pytest.fixture
+def lab_process(pg_install: PgInstall) -> Iterator[type[_LabProcess]]:
+    started: list[_LabProcess] = []
+
+    class Tracked(_LabProcess):
+        def __init__(self, install: PgInstall, *extra: str) -> None:
+            super().__init__(install, *extra)
+            started.append(self)
+
+    yield Tracked
+    for process in started:
+        if process.proc.poll() is None:
+            process.proc.kill()
+        process.proc.communicate()
+
+
+@pytest.mark.parametrize(
+    ("moment", "extra"),
+    [("primary_pid", ()), ("replica_pid", ()), ("workload_pid", ("--workload",))],
+    ids=["after-primary", "after-replica", "with-workload"],
+)
+def test_sigterm_midway_leaves_nothing(
+    pg_install: PgInstall,
+    lab_process: type[_LabProcess],
+    moment: str,
+    extra: tuple[str, ...],
+) -> None:
+    process = lab_process(pg_install, *extra)
+    code = process.terminate_when(moment)
+    assert code == 128 + signal.SIGTERM
+    assert process.seen, "the watcher saw no process"
+    assert [pid for pid in process.seen if pid_alive(pid)] == []
+    assert not process.directory.exists()
