@@ -248,6 +248,7 @@ class Lab:
             info["replica"] = self.replica_dsn()
         if self.pgbouncer:
             info["pgbouncer_admin"] = self.bouncer_admin_dsn(BOUNCER_ADMIN)
+            info["pgbouncer_stats"] = self.bouncer_admin_dsn(MONITOR_ROLE)
             info["pgbouncer_app"] = self.bouncer_app_dsn()
         return info
 

@@ -1,0 +1,295 @@
+"""Schedules polls of every source, keeps a bounded history, attaches health, publishes samples.
+
+One loop per source. Ticks run on a fixed start-to-start cadence and never overlap: a poll that
+outlasts the interval delays the next tick (its lateness is recorded in `late_s`) instead of being
+cancelled. A poll with no answer for a whole interval publishes the last data again with
+"no answer for N s" so the UI stays honest while the server hangs; past `hang_limit_s` the
+connection is abandoned and rebuilt. Lost connections are retried with a backoff capped at the
+refresh interval, so fresh data arrives within two intervals of the server coming back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from pgtop.collect.source import ConnectionLostError, Source
+from pgtop.config import Thresholds
+from pgtop.feed import Publish
+from pgtop.health import evaluate, evaluate_bouncer
+from pgtop.model import AnySample, BouncerSample, Role, Sample, ServerInfo
+
+log = logging.getLogger(__name__)
+
+MIN_INTERVAL_S = 0.5
+MAX_INTERVAL_S = 60.0
+FIRST_BACKOFF_S = 0.25
+
+
+def clamp_interval(seconds: float) -> float:
+    return min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, seconds))
+
+
+def next_backoff(previous: float | None, cap: float) -> float:
+    """0.25, 0.5, 1, 2 … never more than `cap` (the refresh interval, at least 1 s)."""
+    if previous is None:
+        return min(FIRST_BACKOFF_S, cap)
+    return min(previous * 2, cap)
+
+
+class History:
+    """The last N samples of one source; N = history window / interval, fixed at start."""
+
+    def __init__(self, maxlen: int) -> None:
+        self._samples: deque[AnySample] = deque(maxlen=maxlen)
+
+    def append(self, sample: AnySample) -> None:
+        self._samples.append(sample)
+
+    def connected(self) -> list[Sample]:
+        return [s for s in self._samples if isinstance(s, Sample) and s.connected]
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    @property
+    def maxlen(self) -> int:
+        return self._samples.maxlen or 0
+
+
+class Sampler:
+    """The Feed the UI and `pgtop snapshot` consume: every source polled on its own loop."""
+
+    def __init__(
+        self,
+        sources: Sequence[Source],
+        *,
+        interval: float = 2.0,
+        thresholds: Thresholds | None = None,
+        history_minutes: int = 60,
+        hang_limit_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sources = list(sources)
+        self._interval = clamp_interval(interval)
+        self._thresholds = thresholds or Thresholds()
+        self._paused = False
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+        self._wakers: list[asyncio.Event] = []
+        self._hang_limit_s = hang_limit_s
+        self._clock = clock
+        maxlen = max(60, int(history_minutes * 60 / MIN_INTERVAL_S))
+        self.histories = {source.name: History(min(maxlen, 7200)) for source in self.sources}
+
+    # -- Feed -------------------------------------------------------------------------------
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_interval(self, seconds: float) -> None:
+        self._interval = clamp_interval(seconds)
+        for waker in self._wakers:
+            waker.set()
+
+    def set_paused(self, paused: bool) -> None:
+        self._paused = paused
+        if paused:
+            self._resumed.clear()
+        else:
+            self._resumed.set()
+
+    async def run(self, publish: Publish) -> None:
+        loops = [_SourceLoop(self, source, publish) for source in self.sources]
+        try:
+            async with asyncio.TaskGroup() as group:
+                for loop in loops:
+                    group.create_task(loop.run(), name=f"poll {loop.source.name}")
+        finally:
+            for loop in loops:
+                await loop.close()
+
+    async def collect(self, duration_s: float) -> list[AnySample]:
+        """Headless: sample every source for `duration_s`, return all samples in order."""
+        samples: list[AnySample] = []
+        task = asyncio.create_task(self.run(samples.append))
+        try:
+            await asyncio.sleep(duration_s)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return samples
+
+    # -- shared by the loops ----------------------------------------------------------------
+
+    async def wait_resumed(self) -> bool:
+        """Wait while paused; True if there was a pause (the cadence restarts after it)."""
+        if self._resumed.is_set():
+            return False
+        await self._resumed.wait()
+        return True
+
+    def waker(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._wakers.append(event)
+        return event
+
+    def now(self) -> float:
+        return self._clock()
+
+    def judge(self, sample: AnySample) -> AnySample:
+        history = self.histories[sample.source]
+        if isinstance(sample, BouncerSample):
+            judged: AnySample = replace(sample, health=evaluate_bouncer(sample, self._thresholds))
+        else:
+            judged = replace(sample, health=evaluate(sample, history.connected(), self._thresholds))
+        history.append(judged)
+        return judged
+
+    @property
+    def hang_limit_s(self) -> float:
+        return max(self._hang_limit_s, 2 * self._interval)
+
+
+class _SourceLoop:
+    """Connect, tick, detect hangs, reconnect: one source's life inside the sampler."""
+
+    def __init__(self, sampler: Sampler, source: Source, publish: Publish) -> None:
+        self.sampler = sampler
+        self.source = source
+        self.publish = publish
+        self.wake = sampler.waker()
+        self.info: ServerInfo | None = None
+        self.last: AnySample | None = None
+        self.disconnected_since: datetime | None = None
+        self.retries = 0
+        self.connected = False
+
+    async def run(self) -> None:
+        backoff: float | None = None
+        while True:
+            await self.sampler.wait_resumed()
+            if await self._connect():
+                backoff = None
+                await self._ticks()
+            else:
+                backoff = next_backoff(backoff, max(1.0, self.sampler.interval))
+                await asyncio.sleep(backoff)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.source.close(), 2)
+
+    async def _sleep_until_due(self, last_start: float) -> None:
+        """Sleep until one interval after the last start; the interval is re-read when it
+        changes, so `+`/`-` take effect on the tick already waiting."""
+        while (remaining := last_start + self.sampler.interval - self.sampler.now()) > 0:
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), remaining)
+
+    async def _connect(self) -> bool:
+        try:
+            self.info = await asyncio.wait_for(self.source.connect(), self.sampler.hang_limit_s)
+        except (ConnectionLostError, TimeoutError, OSError) as exc:
+            self._lost("connect timed out" if isinstance(exc, TimeoutError) else str(exc))
+            return False
+        self.connected = True
+        return True
+
+    async def _ticks(self) -> None:
+        """Poll on a start-to-start cadence until the connection is lost; never overlapping."""
+        last_start: float | None = None
+        while self.connected:
+            if last_start is not None:
+                await self._sleep_until_due(last_start)
+            if await self.sampler.wait_resumed():
+                last_start = None  # after a pause the cadence restarts; that is not lateness
+            started = self.sampler.now()
+            late = 0.0 if last_start is None else started - last_start - self.sampler.interval
+            sample = await self._poll_watching_for_hangs(started)
+            if sample is None:
+                return
+            self._emit(replace(sample, late_s=round(max(0.0, late), 3)))
+            last_start = started
+
+    async def _poll_watching_for_hangs(self, started: float) -> AnySample | None:
+        poll = asyncio.ensure_future(self.source.poll())
+        try:
+            while True:
+                done, _ = await asyncio.wait({poll}, timeout=self.sampler.interval)
+                if done:
+                    return poll.result()
+                waited = self.sampler.now() - started
+                if waited >= self.sampler.hang_limit_s:
+                    poll.cancel()
+                    await asyncio.wait({poll}, timeout=2)
+                    await self.close()
+                    self._lost(f"no answer for {waited:.0f} s: connection abandoned")
+                    return None
+                self._emit_stalled(waited)
+        except ConnectionLostError as exc:
+            self._lost(str(exc))
+            return None
+        except asyncio.CancelledError:
+            poll.cancel()
+            raise
+
+    def _emit(self, sample: AnySample) -> None:
+        self.disconnected_since = None
+        self.retries = 0
+        self.last = sample
+        self.publish(self.sampler.judge(sample))
+
+    def _emit_stalled(self, waited_s: float) -> None:
+        """The server hangs: republish the last data, flagged, without touching the connection."""
+        note = f"no answer for {waited_s:.0f} s"
+        now = datetime.now(UTC)
+        if self.last is not None:
+            stalled: AnySample = replace(self.last, taken_at=now, error=note)
+        else:
+            stalled = self._offline_sample(note, now)
+        self.publish(stalled)
+
+    def _lost(self, error: str) -> None:
+        if self.connected or self.disconnected_since is None:
+            self.disconnected_since = datetime.now(UTC)
+        else:
+            self.retries += 1
+        self.connected = False
+        log.warning("%s: %s", self.source.name, error)
+        sample = self._offline_sample(error, datetime.now(UTC))
+        self.publish(self.sampler.judge(sample))
+
+    def _offline_sample(self, error: str, now: datetime) -> AnySample:
+        common: dict[str, Any] = {
+            "source": self.source.name,
+            "taken_at": now,
+            "connected": False,
+            "info": self.info,
+            "error": error,
+            "disconnected_since": self.disconnected_since or now,
+            "retries": self.retries,
+        }
+        if _is_bouncer(self.source, self.info, self.last):
+            return BouncerSample(**common)
+        return Sample(**common)
+
+
+def _is_bouncer(source: Source, info: ServerInfo | None, last: AnySample | None) -> bool:
+    if isinstance(last, BouncerSample) or (info is not None and info.role == Role.PGBOUNCER):
+        return True
+    return type(source).__name__ == "BouncerSource"

@@ -1,0 +1,1 @@
+"""One module per sub-command; cli.py parses and dispatches."""

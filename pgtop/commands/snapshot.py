@@ -1,0 +1,166 @@
+"""`pgtop snapshot`: sample for a window without a terminal, write one document."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pgtop import __version__, logs
+from pgtop.commands.monitor import config_from_args
+from pgtop.commands.targets import Targets, make_sources, preflight
+from pgtop.conninfo import PgtopError, UsageError
+from pgtop.health import sort_worst_first
+from pgtop.model import AnySample, BouncerSample, Sample
+from pgtop.serialize import dumps
+from pgtop.window import window_statements
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    if args.format == "markdown":
+        raise PgtopError(
+            "--format markdown (baseline documents) is not available in this version yet: "
+            "use --format json"
+        )
+    targets = Targets.from_args(args)
+    output = Path(args.output) if args.output else None
+    if output is not None and output.exists() and not args.force:
+        raise UsageError(f"{output} exists: choose another name or pass --force to replace it")
+    preflight(targets.primary, config.connection)
+    logs.configure()
+    duration = args.duration if args.duration is not None else float(config.snapshot.duration_s)
+    samples = asyncio.run(_collect(targets, config, duration, args.interval))
+    document = build_document(samples, targets, duration, args.interval)
+    text = dumps(document)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(output, text, force=args.force)
+    return 0
+
+
+async def _collect(targets: Targets, config: Any, duration: float, interval: float) -> list[Any]:
+    from pgtop.collect.sampler import Sampler
+
+    sampler = Sampler(
+        make_sources(targets, config),  # type: ignore[arg-type]
+        interval=interval,
+        thresholds=config.thresholds,
+        history_minutes=config.monitor.history_minutes,
+    )
+    # one extra interval so that even a zero-length window has two samples to compute rates from
+    return await sampler.collect(max(duration, 0.0) + interval + 0.2)
+
+
+def _latest(samples: list[AnySample], source: str) -> AnySample | None:
+    connected = [s for s in samples if s.source == source and s.connected]
+    if connected:
+        return connected[-1]
+    anything = [s for s in samples if s.source == source]
+    return anything[-1] if anything else None
+
+
+def build_document(
+    samples: list[AnySample], targets: Targets, duration: float, interval: float
+) -> dict[str, Any]:
+    sources = list(dict.fromkeys(s.source for s in samples))
+    latest = {name: _latest(samples, name) for name in sources}
+    primary = latest.get("primary")
+    bouncer = next((s for s in latest.values() if isinstance(s, BouncerSample)), None)
+    replicas = [s for n, s in latest.items() if n.startswith("replica") and s is not None]
+    health = sort_worst_first([status for s in latest.values() if s for status in s.health])
+    pg_primary = [s for s in samples if isinstance(s, Sample) and s.source == "primary"]
+    connected = [s for s in pg_primary if s.connected]
+    window = window_statements(connected[0], connected[-1]) if len(connected) >= 2 else []
+    return {
+        "pgtop": __version__,
+        "document": "pgtop snapshot",
+        "format_version": 1,
+        "taken_at": datetime.now(UTC),
+        "window": {
+            "duration_s": duration,
+            "interval_s": interval,
+            "samples": len(pg_primary),
+            "from": connected[0].taken_at if connected else None,
+            "to": connected[-1].taken_at if connected else None,
+        },
+        "targets": targets.describe(),
+        "server": _server(primary),
+        "activity": primary.activity if isinstance(primary, Sample) else [],
+        "activity_summary": primary.summary if isinstance(primary, Sample) else None,
+        "locks": primary.locks if isinstance(primary, Sample) else [],
+        "lock_counts": primary.lock_counts if isinstance(primary, Sample) else [],
+        "replication": {
+            "primary": primary.replication if isinstance(primary, Sample) else None,
+            "replicas": [
+                _server(r) | {"replication": getattr(r, "replication", None)} for r in replicas
+            ],
+        },
+        "pools": _pools(bouncer),
+        "statements": {
+            "status": primary.statements_status if isinstance(primary, Sample) else None,
+            "window": window,
+            "latest_interval": primary.statements if isinstance(primary, Sample) else [],
+        },
+        "progress": primary.progress if isinstance(primary, Sample) else [],
+        "health": health,
+    }
+
+
+def _server(sample: AnySample | None) -> dict[str, Any] | None:
+    if sample is None:
+        return None
+    return {
+        "source": sample.source,
+        "connected": sample.connected,
+        "error": sample.error,
+        "info": sample.info,
+        "stats": sample.stats if isinstance(sample, Sample) else None,
+        "messages": sample.messages,
+    }
+
+
+def _pools(sample: BouncerSample | None) -> dict[str, Any] | None:
+    if sample is None:
+        return None
+    return {
+        "source": sample.source,
+        "connected": sample.connected,
+        "error": sample.error,
+        "info": sample.info,
+        "pools": sample.pools,
+        "stats": sample.stats,
+        "clients": sample.clients,
+        "servers": sample.servers,
+    }
+
+
+def write_atomically(path: Path, text: str, *, force: bool) -> None:
+    """Temp file in the same directory + rename: a reader never sees half a document, and an
+    existing file is replaced only with force (checked again right before the rename)."""
+    directory = path.parent if str(path.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if force:
+            os.replace(tmp_name, path)
+        else:
+            os.link(tmp_name, path)  # fails if the file appeared meanwhile: never overwrite
+            os.unlink(tmp_name)
+    except FileExistsError:
+        os.unlink(tmp_name)
+        raise UsageError(f"{path} exists: choose another name or pass --force") from None
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
