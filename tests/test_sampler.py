@@ -1,0 +1,192 @@
+"""The sampler's scheduling against a real server: cadence, lateness, hangs, reconnects, pause.
+
+The source here is deliberately minimal (one real query per poll) so these tests are about the
+scheduler; the real collectors have their own tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from pgtop.collect.sampler import Sampler, next_backoff
+from pgtop.collect.source import ConnectionLostError
+from pgtop.lab import Lab
+from pgtop.model import AnySample, Role, Sample, ServerInfo
+
+
+class SleepySource:
+    """Each poll runs `SELECT pg_sleep(delay)` on a real connection."""
+
+    def __init__(self, dsn: str, delay: float = 0.0, name: str = "primary") -> None:
+        self.dsn = dsn
+        self.delay = delay
+        self._name = name
+        self.conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+        self.backend_pid: int | None = None
+        self.connects = 0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def connect(self) -> ServerInfo:
+        try:
+            self.conn = await psycopg.AsyncConnection.connect(
+                self.dsn, autocommit=True, application_name="pgtop-test", connect_timeout=2
+            )
+        except psycopg.Error as exc:
+            raise ConnectionLostError(str(exc).splitlines()[0]) from None
+        self.connects += 1
+        self.backend_pid = self.conn.info.backend_pid
+        return ServerInfo(
+            name=self._name,
+            host="127.0.0.1",
+            port=0,
+            dbname="app",
+            user="u",
+            version="x",
+            version_num=0,
+            role=Role.PRIMARY,
+            backend_pid=self.backend_pid,
+        )
+
+    async def poll(self) -> AnySample:
+        assert self.conn is not None
+        try:
+            await self.conn.execute("SELECT pg_sleep(%s)", (self.delay,))
+        except psycopg.OperationalError as exc:
+            raise ConnectionLostError(str(exc).splitlines()[0]) from None
+        return Sample(source=self._name, taken_at=datetime.now(UTC), connected=True)
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            await self.conn.close()
+
+
+async def collect(sampler: Sampler, seconds: float) -> list[AnySample]:
+    return await sampler.collect(seconds)
+
+
+async def test_ticks_keep_a_start_to_start_cadence(lab: Lab) -> None:
+    sampler = Sampler([SleepySource(lab.monitor_dsn(), delay=0.1)], interval=0.5)
+    samples = await collect(sampler, 3.2)
+    times = [s.taken_at.timestamp() for s in samples if s.connected]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) >= 6
+    assert statistics.mean(gaps) == pytest.approx(0.5, rel=0.05)
+    assert all(s.late_s == 0 for s in samples)
+
+
+async def test_slow_poll_delays_the_next_tick_and_records_it(lab: Lab) -> None:
+    sampler = Sampler([SleepySource(lab.monitor_dsn(), delay=0.7)], interval=0.5)
+    samples = [s for s in await collect(sampler, 3.0) if s.connected and s.error is None]
+    assert len(samples) >= 3
+    assert all(s.late_s == pytest.approx(0.2, abs=0.1) for s in samples[1:])
+    times = [s.taken_at.timestamp() for s in samples]
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 0.65  # never overlapping
+
+
+async def test_a_hanging_poll_is_reported_then_abandoned_and_reconnected(lab: Lab) -> None:
+    source = SleepySource(lab.monitor_dsn(), delay=3.0)
+    sampler = Sampler([source], interval=0.5, hang_limit_s=1.6)
+    task = asyncio.create_task(collect(sampler, 2.5))
+    await asyncio.sleep(2.0)
+    source.delay = 0.0
+    samples = await task
+    stalled = [s for s in samples if s.connected and (s.error or "").startswith("no answer for")]
+    lost = [s for s in samples if not s.connected]
+    assert stalled, "no 'no answer for N s' sample while the poll hung"
+    assert lost
+    assert "connection abandoned" in (lost[0].error or "")
+    assert samples[-1].connected
+    assert samples[-1].error is None
+    assert source.connects == 2
+
+
+async def test_reconnects_after_the_backend_is_terminated(lab: Lab) -> None:
+    source = SleepySource(lab.monitor_dsn())
+    sampler = Sampler([source], interval=0.5)
+    published: list[AnySample] = []
+    lost, recovered = asyncio.Event(), asyncio.Event()
+
+    def publish(sample: AnySample) -> None:
+        published.append(sample)
+        if not sample.connected:
+            lost.set()
+        elif lost.is_set():
+            recovered.set()
+
+    task = asyncio.create_task(sampler.run(publish))
+    try:
+        await asyncio.sleep(1.0)
+        with psycopg.connect(lab.superuser_dsn()) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (source.backend_pid,))
+        terminated_at = asyncio.get_running_loop().time()
+        await asyncio.wait_for(lost.wait(), 5)
+        await asyncio.wait_for(recovered.wait(), 5)
+        recovered_after = asyncio.get_running_loop().time() - terminated_at
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    disconnected = next(s for s in published if not s.connected)
+    assert disconnected.disconnected_since is not None
+    assert recovered_after < 2 * sampler.interval + 0.5
+    assert source.connects == 2
+
+
+async def test_pause_stops_polling_and_resume_restarts(lab: Lab) -> None:
+    sampler = Sampler([SleepySource(lab.monitor_dsn())], interval=0.5)
+    published: list[AnySample] = []
+    task = asyncio.create_task(sampler.run(published.append))
+    try:
+        await asyncio.sleep(1.2)
+        sampler.set_paused(True)
+        await asyncio.sleep(0.6)
+        count_when_paused = len(published)
+        await asyncio.sleep(1.5)
+        assert len(published) == count_when_paused
+        sampler.set_paused(False)
+        await asyncio.sleep(0.3)
+        assert len(published) > count_when_paused
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_interval_change_applies_to_the_waiting_tick(lab: Lab) -> None:
+    sampler = Sampler([SleepySource(lab.monitor_dsn())], interval=10)
+    published: list[AnySample] = []
+    task = asyncio.create_task(sampler.run(published.append))
+    try:
+        await asyncio.sleep(0.5)
+        assert len(published) == 1
+        sampler.set_interval(0.5)
+        await asyncio.sleep(1.3)
+        assert len(published) >= 3
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_unreachable_source_publishes_disconnected_samples_with_retries() -> None:
+    sampler = Sampler([SleepySource("host=127.0.0.1 port=1 dbname=x user=x")], interval=0.5)
+    samples = await collect(sampler, 2.5)
+    assert samples
+    assert all(not s.connected for s in samples)
+    assert samples[-1].retries >= 2
+    assert "refused" in (samples[-1].error or "").lower()
+    assert samples[-1].health
+    assert samples[-1].health[0].metric == "disconnected"
+
+
+@pytest.mark.parametrize(
+    ("previous", "cap", "expected"),
+    [(None, 2.0, 0.25), (0.25, 2.0, 0.5), (1.0, 2.0, 2.0), (2.0, 2.0, 2.0), (None, 0.1, 0.1)],
+)
+def test_backoff_doubles_up_to_the_cap(previous: float | None, cap: float, expected: float) -> None:
+    assert next_backoff(previous, cap) == expected
