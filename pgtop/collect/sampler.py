@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 0.5
 MAX_INTERVAL_S = 60.0
 FIRST_BACKOFF_S = 0.25
+LATE_JITTER_S = 0.01  # timer jitter, not a tick delayed by a slow poll
 
 
 def clamp_interval(seconds: float) -> float:
@@ -223,7 +224,7 @@ class _SourceLoop:
             sample = await self._poll_watching_for_hangs(started)
             if sample is None:
                 return
-            self._emit(replace(sample, late_s=round(max(0.0, late), 3)))
+            self._emit(replace(sample, late_s=round(late, 3) if late > LATE_JITTER_S else 0.0))
             last_start = started
 
     async def _poll_watching_for_hangs(self, started: float) -> AnySample | None:
@@ -261,7 +262,7 @@ class _SourceLoop:
         if self.last is not None:
             stalled: AnySample = replace(self.last, taken_at=now, error=note)
         else:
-            stalled = self._offline_sample(note, now)
+            stalled = self._bare_sample(note, now, connected=True)
         self.publish(stalled)
 
     def _lost(self, error: str) -> None:
@@ -271,19 +272,23 @@ class _SourceLoop:
             self.retries += 1
         self.connected = False
         log.warning("%s: %s", self.source.name, error)
-        sample = self._offline_sample(error, datetime.now(UTC))
+        sample = self._bare_sample(error, datetime.now(UTC), connected=False)
         self.publish(self.sampler.judge(sample))
 
-    def _offline_sample(self, error: str, now: datetime) -> AnySample:
+    def _bare_sample(self, error: str, now: datetime, *, connected: bool) -> AnySample:
+        """A sample with no data: disconnected, or connected but not answering yet."""
         common: dict[str, Any] = {
             "source": self.source.name,
             "taken_at": now,
-            "connected": False,
+            "connected": connected,
             "info": self.info,
             "error": error,
-            "disconnected_since": self.disconnected_since or now,
-            "retries": self.retries,
         }
+        if not connected:
+            common |= {
+                "disconnected_since": self.disconnected_since or now,
+                "retries": self.retries,
+            }
         if _is_bouncer(self.source, self.info, self.last):
             return BouncerSample(**common)
         return Sample(**common)
