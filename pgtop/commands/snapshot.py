@@ -15,7 +15,7 @@ from pgtop import __version__, logs
 from pgtop.commands.monitor import config_from_args
 from pgtop.commands.targets import Targets, make_sources, preflight
 from pgtop.conninfo import PgtopError, UsageError
-from pgtop.health import sort_worst_first
+from pgtop.health import worst_first
 from pgtop.model import AnySample, BouncerSample, Sample
 from pgtop.serialize import dumps
 from pgtop.window import window_statements
@@ -74,7 +74,7 @@ def build_document(
     primary = latest.get("primary")
     bouncer = next((s for s in latest.values() if isinstance(s, BouncerSample)), None)
     replicas = [s for n, s in latest.items() if n.startswith("replica") and s is not None]
-    health = sort_worst_first([status for s in latest.values() if s for status in s.health])
+    health = worst_first([status for s in latest.values() if s for status in s.health])
     pg_primary = [s for s in samples if isinstance(s, Sample) and s.source == "primary"]
     connected = [s for s in pg_primary if s.connected]
     window = window_statements(connected[0], connected[-1]) if len(connected) >= 2 else []
