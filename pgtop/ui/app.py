@@ -1,0 +1,413 @@
+"""The Textual App: wiring only (bindings, screens, routing messages) — panes own their widgets.
+
+``make_app`` is the composition root used by the CLI and by the tests. A worker runs
+``feed.run(publish)``; ``publish`` appends the sample to the history and posts
+:class:`SampleReady`, which coalesces per source (a backed-up terminal renders only the newest).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
+from textual.logging import TextualHandler
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
+from pgtop.feed import Feed
+from pgtop.model import AnySample, Role, Sample
+from pgtop.themes import DEFAULT_THEME, base_stylesheet_path, load_theme_specs, resolve_theme_name
+from pgtop.ui.format import Palette
+from pgtop.ui.panes.activity import ActivityPane
+from pgtop.ui.panes.base import Pane
+from pgtop.ui.panes.locks import LocksPane
+from pgtop.ui.panes.pools import PoolsPane
+from pgtop.ui.panes.replication import ReplicationPane
+from pgtop.ui.panes.statements import StatementsPane
+from pgtop.ui.screens.detail import DetailScreen
+from pgtop.ui.screens.help import HelpScreen, collect_bindings
+from pgtop.ui.theming import build_themes
+from pgtop.ui.view import History, MonitorView
+from pgtop.ui.widgets.header import ServerHeader
+from pgtop.ui.widgets.health_bar import HealthBar, merge_statuses
+from pgtop.ui.widgets.keyed_table import KeyedTable
+
+__all__ = ["REFRESH_STEPS", "PgtopApp", "SampleReady", "make_app"]
+
+REFRESH_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 30.0, 60.0)
+"""``+`` / ``-`` move along these (seconds between polls)."""
+
+_FALLBACK_THEME = "textual-dark"
+_LOGGERS = ("pgtop", "psycopg")
+
+
+class SampleReady(Message):
+    """A sample arrived; a newer one for the same source replaces it in the queue."""
+
+    def __init__(self, sample: AnySample) -> None:
+        super().__init__()
+        self.sample = sample
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SampleReady) and message.sample.source == self.sample.source
+
+
+def _pane_binding(key: str, pane: str, title: str) -> Binding:
+    return Binding(
+        key, f"show_pane('{pane}')", title, id=f"pane.{pane}", tooltip=f"Show the {title} pane"
+    )
+
+
+class PgtopApp(App[None]):
+    CSS_PATH = str(base_stylesheet_path())
+    TITLE = "pgtop"
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (110, "-wide"),
+    ]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        _pane_binding("1", "activity", "Activity"),
+        _pane_binding("2", "locks", "Locks"),
+        _pane_binding("3", "replication", "Replication"),
+        _pane_binding("4", "pools", "Pools"),
+        _pane_binding("5", "statements", "Statements"),
+        Binding("space", "toggle_pause", "Pause", id="app.pause", tooltip="Pause / resume refresh"),
+        Binding(
+            "plus",
+            "slower",
+            "Slower",
+            key_display="+",
+            id="app.slower",
+            tooltip="Refresh less often (up to 60 s)",
+        ),
+        Binding(
+            "minus",
+            "faster",
+            "Faster",
+            key_display="-",
+            id="app.faster",
+            tooltip="Refresh more often (down to 0.5 s)",
+        ),
+        Binding(
+            "question_mark", "help", "Help", key_display="?", id="app.help", tooltip="Every key"
+        ),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit pgtop"),
+    ]
+    PANES: ClassVar[tuple[type[Pane], ...]] = (
+        ActivityPane,
+        LocksPane,
+        ReplicationPane,
+        PoolsPane,
+        StatementsPane,
+    )
+
+    def __init__(
+        self,
+        config: Config,
+        feed: Feed,
+        *,
+        targets: str = "",
+        read_only: bool = False,
+        theme: str | None = None,
+        state_path: Path | None = None,
+        history_len: int = 3600,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.feed = feed
+        self.targets = targets
+        self.read_only = read_only or config.monitor.read_only
+        self.state_path = state_path
+        self.history = History(history_len)
+        self.latest: dict[str, AnySample] = {}
+        self.last_good: dict[str, AnySample] = {}
+        self.main: str | None = None
+        self.paused = False
+        self.applied = 0
+        """Samples rendered (tests read it: nothing is applied while paused)."""
+        self.panes: dict[str, Pane] = {cls.pane_id: cls() for cls in self.PANES}
+        self.header_widget = ServerHeader()
+        self.health = HealthBar()
+        self._startup_notes: list[str] = []
+        self._theme_ready = False
+        self._mounted = False
+        self._handlers: list[tuple[logging.Logger, logging.Handler, bool]] = []
+        self._setup_themes(theme)
+        self.palette = Palette.from_theme(self.current_theme)
+
+    # ------------------------------------------------------------------ themes
+
+    def _setup_themes(self, wanted: str | None) -> None:
+        specs, errors = load_theme_specs()
+        themes, more = build_themes(specs)
+        self._startup_notes.extend(errors + more)
+        for theme in themes.values():
+            self.register_theme(theme)
+        if wanted is None:
+            try:
+                state = load_state(self.state_path)
+            except ConfigError as exc:
+                self._startup_notes.append(str(exc))
+                state = UiState()
+            wanted = effective_theme(self.config, state)
+        name = resolve_theme_name(wanted, self.available_themes)
+        if name is None:
+            fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else _FALLBACK_THEME
+            self._startup_notes.append(f'unknown theme "{wanted}": using {fallback}')
+            name = fallback
+        self.theme = name
+
+    def watch_theme(self, name: str) -> None:
+        self.palette = Palette.from_theme(self.current_theme)
+        if not self._theme_ready:
+            return
+        try:
+            save_state(UiState(theme=name), self.state_path)
+        except ConfigError as exc:
+            self.notify(str(exc), severity="warning", timeout=8)
+        self._render_all()
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield self.header_widget
+        yield self.health
+        with TabbedContent(id="panes"):
+            for pane in self.panes.values():
+                with TabPane(pane.title, id=f"tab-{pane.pane_id}"):
+                    yield pane
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for name in _LOGGERS:
+            logger = logging.getLogger(name)
+            handler = TextualHandler()
+            self._handlers.append((logger, handler, logger.propagate))
+            logger.addHandler(handler)
+            logger.propagate = False
+        self._theme_ready = True
+        self._mounted = True
+        if self._startup_notes:
+            self.notify("\n".join(self._startup_notes), severity="warning", timeout=10)
+        self._update_header()
+        self.panes["activity"].focus_table()
+        self._run_feed()
+
+    def on_unmount(self) -> None:
+        for logger, handler, propagate in self._handlers:
+            logger.removeHandler(handler)
+            logger.propagate = propagate
+        self._handlers.clear()
+
+    # ------------------------------------------------------------------ samples
+
+    @work(group="feed", name="feed", exit_on_error=False)
+    async def _run_feed(self) -> None:
+        await self.feed.run(self.publish)
+
+    def publish(self, sample: AnySample) -> None:
+        """The Feed's callback (may be called from another thread)."""
+        self.history.add(sample)
+        self.post_message(SampleReady(sample))
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and self.is_attached:
+            error = event.worker.error
+            self.notify(
+                f"{event.worker.name} stopped: {type(error).__name__}: {error}",
+                severity="error",
+                timeout=30,
+            )
+
+    def _choose_main(self, sample: Sample) -> None:
+        is_primary = sample.info is not None and sample.info.role is Role.PRIMARY
+        if self.main is None:
+            self.main = sample.source
+            return
+        current = self.last_good.get(self.main)
+        current_primary = (
+            isinstance(current, Sample)
+            and current.info is not None
+            and current.info.role is Role.PRIMARY
+        )
+        if is_primary and not current_primary:
+            self.main = sample.source
+
+    def on_sample_ready(self, message: SampleReady) -> None:
+        if not self.is_attached:
+            return
+        sample = message.sample
+        self.latest[sample.source] = sample
+        if sample.connected:
+            self.last_good[sample.source] = sample
+        if isinstance(sample, Sample):
+            self._choose_main(sample)
+        if self.paused:
+            return
+        self._render_all()
+
+    def view(self) -> MonitorView:
+        return MonitorView(
+            latest=dict(self.latest),
+            last_good=dict(self.last_good),
+            main=self.main,
+            history=self.history,
+            palette=self.palette,
+        )
+
+    def _render_all(self) -> None:
+        if not self._mounted:
+            return
+        self.applied += 1
+        view = self.view()
+        with self.batch_update():
+            self._update_header()
+            statuses = merge_statuses(s for sample in self.latest.values() for s in sample.health)
+            self.health.show(statuses, self.palette, self.history, self.main)
+            for pane in self.panes.values():
+                pane.show(view)
+
+    def _update_header(self) -> None:
+        self.header_widget.show(
+            self.latest,
+            self.last_good,
+            self.main,
+            targets=self.targets,
+            interval=self.feed.interval,
+            paused=self.paused,
+            read_only=self.read_only,
+        )
+
+    # ------------------------------------------------------------------ routing
+
+    @on(Pane.CountChanged)
+    def _count_changed(self, event: Pane.CountChanged) -> None:
+        try:
+            tabs = self.query_one("#panes", TabbedContent)
+        except NoMatches:  # shutting down
+            return
+        label = event.title if event.count is None else f"{event.title} {event.count}"
+        tabs.get_tab(f"tab-{event.pane_id}").label = label
+
+    @on(Pane.DetailsRequested)
+    def _details(self, event: Pane.DetailsRequested) -> None:
+        pane = self.panes[event.pane_id]
+        self.push_screen(DetailScreen(f"{pane.title} — details", event.record))
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        pane_id = (event.pane.id or "").removeprefix("tab-")
+        if pane_id in self.panes:
+            self.panes[pane_id].focus_table()
+
+    @property
+    def active_pane(self) -> Pane:
+        active = self.query_one("#panes", TabbedContent).active.removeprefix("tab-")
+        return self.panes.get(active, self.panes["activity"])
+
+    # ------------------------------------------------------------------ actions
+
+    def action_show_pane(self, pane_id: str) -> None:
+        self.query_one("#panes", TabbedContent).active = f"tab-{pane_id}"
+        self.panes[pane_id].focus_table()
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        self.feed.set_paused(self.paused)
+        if self.paused:
+            self._update_header()
+        else:
+            self._render_all()
+
+    def _step(self, direction: int) -> None:
+        current = self.feed.interval
+        if direction > 0:
+            bigger = [s for s in REFRESH_STEPS if s > current + 1e-9]
+            new = bigger[0] if bigger else REFRESH_STEPS[-1]
+        else:
+            smaller = [s for s in REFRESH_STEPS if s < current - 1e-9]
+            new = smaller[-1] if smaller else REFRESH_STEPS[0]
+        self.feed.set_interval(min(60.0, max(0.5, new)))
+        self._update_header()
+
+    def action_slower(self) -> None:
+        self._step(+1)
+
+    def action_faster(self) -> None:
+        self._step(-1)
+
+    def help_rows(self) -> list[tuple[str, Binding]]:
+        palette = Binding(
+            self.COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "Commands",
+            id="app.palette",
+            tooltip="Command palette: every command, themes",
+        )
+        groups: list[tuple[str, Iterable[BindingType]]] = [("global", [*self.BINDINGS, palette])]
+        groups.append(("every pane", Pane.BINDINGS))
+        groups.append(("tables", KeyedTable.BINDINGS))
+        for cls in self.PANES:
+            if "BINDINGS" in vars(cls):
+                groups.append((cls.title.lower(), cls.BINDINGS))
+        return collect_bindings(groups)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_rows()))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield from self._binding_commands()
+
+    def _binding_commands(self) -> Iterator[SystemCommand]:
+        for group, binding in self.help_rows():
+            if binding.action in ("command_palette", "quit"):
+                continue
+            title = f"{binding.description} ({group})"
+            yield SystemCommand(
+                title, binding.tooltip or binding.description, self._runner(group, binding)
+            )
+
+    def _runner(self, group: str, binding: Binding) -> Any:
+        def run() -> None:
+            if group == "global":
+                target: Any = self
+            elif group == "tables":
+                target = self.active_pane.table
+            elif group == "every pane":
+                target = self.active_pane
+            else:  # a pane's own key: show that pane first
+                target = next(p for p in self.panes.values() if p.title.lower() == group)
+                self.action_show_pane(target.pane_id)
+            self.call_later(self.run_action, binding.action, target)
+
+        return run
+
+
+def make_app(
+    config: Config,
+    feed: Feed,
+    *,
+    targets: str = "",
+    read_only: bool = False,
+    theme: str | None = None,
+    state_path: Path | None = None,
+) -> PgtopApp:
+    """The composition root (CLI and tests): a monitor rendering ``feed``'s samples.
+
+    ``theme`` (``--theme``) wins over the saved and configured theme; ``state_path`` is where a
+    theme chosen in the UI is remembered (default: ``pgtop.config.default_state_path()``).
+    """
+    return PgtopApp(
+        config, feed, targets=targets, read_only=read_only, theme=theme, state_path=state_path
+    )

@@ -1,0 +1,1 @@
+"""One module per pane: activity, locks, replication, pools, statements."""

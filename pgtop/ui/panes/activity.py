@@ -1,0 +1,156 @@
+"""Pane 1, Activity: pg_stat_activity of the main server, one row per backend keyed by pid."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+
+from pgtop.model import Backend
+from pgtop.ui.format import Palette, cell, fmt_age, num
+from pgtop.ui.panes.base import Pane
+from pgtop.ui.view import MonitorView
+from pgtop.ui.widgets.keyed_table import Col
+
+__all__ = ["ActivityPane"]
+
+IDLE_XACT_WARN_S = 30.0
+IDLE_XACT_CRIT_S = 120.0
+
+_STATE_SHORT = {
+    "idle in transaction": "idle xact",
+    "idle in transaction (aborted)": "aborted xact",
+    "fastpath function call": "fastpath",
+}
+
+
+def _state(b: Backend, p: Palette) -> Text:
+    state = b.state or ""
+    short = _STATE_SHORT.get(state, state)
+    if state.startswith("idle in transaction"):
+        age = b.state_s
+        style = p.warn
+        if age is not None and age >= IDLE_XACT_CRIT_S:
+            style = p.crit
+        label = f"{short} {fmt_age(age)}".strip()
+        return cell(label, style)
+    if state == "active" and b.wait_event_type == "Lock":
+        return cell(short, p.warn)
+    if state == "active":
+        return cell(short, p.ok)
+    return cell(short, p.dim if state == "idle" else "")
+
+
+def _wait(b: Backend, p: Palette) -> Text:
+    if not b.wait_event_type:
+        return cell("")
+    style = p.warn if b.wait_event_type == "Lock" else ""
+    return cell(f"{b.wait_event_type}:{b.wait_event or ''}", style)
+
+
+def _blocked(b: Backend, p: Palette) -> Text:
+    return cell(",".join(str(pid) for pid in b.blocked_by), p.crit if b.blocked_by else "")
+
+
+def _query(b: Backend, p: Palette) -> Text:
+    return cell(b.query, p.dim if b.state == "idle" else "")
+
+
+def _dur(seconds: float | None, p: Palette, warn: float = 60.0, crit: float = 300.0) -> Text:
+    style = ""
+    if seconds is not None:
+        style = p.crit if seconds >= crit else p.warn if seconds >= warn else ""
+    return num(fmt_age(seconds), style)
+
+
+COLUMNS: tuple[Col[Backend], ...] = (
+    Col("pid", "pid", 7, lambda b, _p: num(str(b.pid)), sort=lambda b: b.pid, justify="right"),
+    Col("db", "db", 8, lambda b, _p: cell(b.database), priority=6),
+    Col("user", "user", 8, lambda b, _p: cell(b.user), priority=5),
+    Col("app", "app", 12, lambda b, _p: cell(b.application), priority=4),
+    Col("client", "client", 13, lambda b, _p: cell(b.client), priority=7),
+    Col("state", "state", 15, _state, sort=lambda b: b.state or ""),
+    Col("wait", "wait", 12, _wait, priority=2),
+    Col(
+        "query_s",
+        "query",
+        7,
+        lambda b, p: _dur(b.query_s, p),
+        sort=lambda b: b.query_s,
+        justify="right",
+    ),
+    Col(
+        "xact_s",
+        "xact",
+        7,
+        lambda b, p: _dur(b.xact_s, p),
+        sort=lambda b: b.xact_s,
+        justify="right",
+        priority=1,
+    ),
+    Col("blocked_by", "blocked", 8, _blocked, sort=lambda b: len(b.blocked_by), priority=3),
+    Col("query", "query text", None, _query, min_width=20, min_share=0.25),
+)
+
+
+class ActivityPane(Pane):
+    """Client backends by default; ``a`` all backend types, ``i`` idle ones too."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "a",
+            "toggle_all",
+            "All types",
+            id="activity.all",
+            tooltip="Show all backend types, not only client backends",
+        ),
+        Binding(
+            "i", "toggle_idle", "Idle", id="activity.idle", tooltip="Show or hide idle backends"
+        ),
+    ]
+
+    pane_id = "activity"
+    title = "Activity"
+    COLUMNS = COLUMNS
+    SORT = "xact_s"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.show_all = False
+        self.show_idle = False
+
+    def records(self, view: MonitorView) -> Sequence[tuple[str, Backend]]:
+        sample = view.main_sample
+        if sample is None:
+            return []
+        own = sample.info.backend_pid if sample.info is not None else None
+        return [
+            (str(b.pid), b)
+            for b in sample.activity
+            if b.pid != own
+            and (self.show_all or b.is_client)
+            and (self.show_idle or b.state != "idle")
+        ]
+
+    def status_text(self, view: MonitorView) -> Text:
+        sample = view.main_sample
+        text = Text()
+        text.append("all backend types" if self.show_all else "client backends")
+        text.append(" · idle shown" if self.show_idle else " · idle hidden")
+        if sample is not None and sample.stats is not None:
+            s = sample.stats
+            text.append(
+                f" · {s.active} active · {s.idle_in_transaction} idle in xact"
+                f" · {s.waiting_on_locks} waiting"
+            )
+        return text
+
+    def action_toggle_all(self) -> None:
+        self.show_all = not self.show_all
+        self.rerender()
+
+    def action_toggle_idle(self) -> None:
+        self.show_idle = not self.show_idle
+        self.rerender()

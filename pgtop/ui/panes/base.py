@@ -1,0 +1,204 @@
+"""The small base every pane stands on: a status line, a filter Input, a KeyedTable.
+
+A pane is given a :class:`~pgtop.ui.view.MonitorView` each tick (attributes down) and posts
+messages up (:class:`Pane.CountChanged`, :class:`Pane.DetailsRequested`); it never reaches into
+another pane or the App's widgets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+
+from pgtop.ui.view import MonitorView
+from pgtop.ui.widgets.keyed_table import Col, KeyedTable
+
+__all__ = ["Pane"]
+
+
+class Pane(Vertical):
+    """Base of the five panes. Subclasses set ``pane_id``, ``title``, ``COLUMNS`` and implement
+    :meth:`records` (and may compose more widgets via :meth:`compose_extra`)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "slash", "filter", "Filter", key_display="/", id="pane.filter", tooltip="Filter rows"
+        ),
+        Binding(
+            "escape",
+            "clear_filter",
+            "Clear filter",
+            show=False,
+            id="pane.clear_filter",
+            tooltip="Clear the row filter",
+        ),
+        Binding(
+            "enter",
+            "details",
+            "Details",
+            id="pane.details",
+            tooltip="Details of the selected row (full query text, all fields)",
+        ),
+    ]
+
+    pane_id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    COLUMNS: ClassVar[Sequence[Col[Any]]] = ()
+    SORT: ClassVar[str | None] = None
+    REVERSE: ClassVar[bool] = True
+    SORTABLE: ClassVar[bool] = True
+
+    class CountChanged(Message):
+        def __init__(self, pane_id: str, title: str, count: int | None) -> None:
+            super().__init__()
+            self.pane_id = pane_id
+            self.title = title
+            self.count = count
+
+    class DetailsRequested(Message):
+        def __init__(self, pane_id: str, record: Any) -> None:
+            super().__init__()
+            self.pane_id = pane_id
+            self.record = record
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id or f"pane-{self.pane_id}", classes="pane")
+        self.table = KeyedTable(
+            self.COLUMNS,
+            sort_key=self.SORT,
+            reverse=self.REVERSE,
+            sortable=self.SORTABLE,
+            classes="pane-table",
+        )
+        self.status = Static("", classes="pane-status")
+        self.filter_input = Input(
+            placeholder="filter: any cell, case-insensitive", classes="filter"
+        )
+        self.filter_input.display = False
+        self.view: MonitorView | None = None
+        self._count: int | None = -1
+
+    def compose(self) -> ComposeResult:
+        yield self.status
+        yield self.filter_input
+        yield from self.compose_extra_top()
+        yield self.table
+        yield from self.compose_extra()
+
+    def compose_extra_top(self) -> ComposeResult:
+        yield from ()
+
+    def compose_extra(self) -> ComposeResult:
+        yield from ()
+
+    # ------------------------------------------------------------------ data
+
+    def records(self, view: MonitorView) -> Sequence[tuple[str, Any]]:
+        """The rows of the main table as (key, record)."""
+        raise NotImplementedError
+
+    def count(self, view: MonitorView, rows: Sequence[tuple[str, Any]]) -> int | None:
+        del view
+        return len(rows)
+
+    def source_of(self, view: MonitorView) -> str | None:
+        """The source whose disconnection dims this pane."""
+        return view.main
+
+    def status_text(self, view: MonitorView) -> Text:
+        del view
+        return Text()
+
+    def show(self, view: MonitorView) -> None:
+        """Render ``view``; cheap when nothing changed (the tables diff)."""
+        self.view = view
+        self.set_class(view.stale(self.source_of(view)), "-stale")
+        self.table.set_palette(view.palette)
+        rows = self.records(view)
+        self.table.set_records(rows)
+        self.render_extra(view)
+        self._update_status()
+        count = self.count(view, rows)
+        if count != self._count:
+            self._count = count
+            self.post_message(self.CountChanged(self.pane_id, self.title, count))
+
+    def render_extra(self, view: MonitorView) -> None:
+        del view
+
+    def rerender(self) -> None:
+        if self.view is not None:
+            self.show(self.view)
+
+    def _update_status(self) -> None:
+        if self.view is None:
+            return
+        text = self.status_text(self.view)
+        parts = []
+        if self.table.sortable and self.table.sort_key:
+            spec = next((c for c in self.table.specs if c.key == self.table.sort_key), None)
+            if spec is not None:
+                arrow = "▼" if self.table.reverse else "▲"
+                parts.append(f"sort: {spec.title} {arrow}")
+        if self.table.filter_text:
+            parts.append(f"filter: {self.table.filter_text}")
+        if parts:
+            if text.plain:
+                text.append("  ·  ")
+            text.append("  ·  ".join(parts), style="italic")
+        if self.has_class("-stale"):
+            text = Text.assemble(("◌ stale (disconnected) · ", "bold"), text)
+        self.status.update(text)
+
+    # ------------------------------------------------------------------ keys
+
+    def focus_table(self) -> None:
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        self.filter_input.display = True
+        self.filter_input.focus()
+
+    def action_clear_filter(self) -> None:
+        if self.filter_input.display or self.table.filter_text:
+            self.filter_input.value = ""
+            self.filter_input.display = False
+            self.table.set_filter("")
+            self._update_status()
+            self.table.focus()
+
+    @on(Input.Changed, ".filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.table.set_filter(event.value)
+        self._update_status()
+
+    @on(Input.Submitted, ".filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not event.value:
+            self.filter_input.display = False
+        self.table.focus()
+
+    @on(KeyedTable.SortChanged)
+    def _sort_changed(self, event: KeyedTable.SortChanged) -> None:
+        event.stop()
+        self._update_status()
+
+    @on(DataTable.RowSelected, ".pane-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_details()
+
+    def action_details(self) -> None:
+        record = self.table.selected_record
+        if record is not None:
+            self.post_message(self.DetailsRequested(self.pane_id, record))

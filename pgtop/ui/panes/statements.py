@@ -1,0 +1,196 @@
+"""Pane 5, Statements: top pg_stat_statements entries by execution time, per interval (default)
+or cumulative (``t``); the reason when pg_stat_statements is not available."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Static
+
+from pgtop.model import Statement
+from pgtop.ui.format import Palette, cell, fmt_ms, fmt_pct, fmt_rate, num
+from pgtop.ui.panes.base import Pane
+from pgtop.ui.view import MonitorView
+from pgtop.ui.widgets.keyed_table import Col
+
+__all__ = ["StatementsPane"]
+
+
+def _hit(s: Statement, p: Palette) -> Text:
+    ratio = s.hit_ratio
+    if ratio is None:
+        return num("")
+    pct = 100 * ratio
+    return num(fmt_pct(pct), p.crit if pct < 90 else p.warn if pct < 95 else "")
+
+
+INTERVAL_COLUMNS: tuple[Col[Statement], ...] = (
+    Col(
+        "exec_ms_per_s",
+        "ms/s",
+        8,
+        lambda s, _p: num(fmt_ms(s.exec_ms_per_s)),
+        sort=lambda s: s.exec_ms_per_s,
+        justify="right",
+    ),
+    Col(
+        "calls_per_s",
+        "calls/s",
+        8,
+        lambda s, _p: num(fmt_rate(s.calls_per_s)),
+        sort=lambda s: s.calls_per_s,
+        justify="right",
+    ),
+    Col(
+        "mean_ms_interval",
+        "mean ms",
+        8,
+        lambda s, _p: num(fmt_ms(s.mean_ms_interval)),
+        sort=lambda s: s.mean_ms_interval,
+        justify="right",
+    ),
+    Col(
+        "rows_per_s",
+        "rows/s",
+        8,
+        lambda s, _p: num(fmt_rate(s.rows_per_s)),
+        sort=lambda s: s.rows_per_s,
+        justify="right",
+        priority=2,
+    ),
+    Col("hit", "hit %", 7, _hit, sort=lambda s: s.hit_ratio, justify="right", priority=3),
+    Col(
+        "shared_read_per_s",
+        "reads/s",
+        8,
+        lambda s, _p: num(fmt_rate(s.shared_read_per_s)),
+        sort=lambda s: s.shared_read_per_s,
+        justify="right",
+        priority=4,
+    ),
+    Col("user", "user", 10, lambda s, _p: cell(s.user), priority=5),
+    Col(
+        "query",
+        "query",
+        None,
+        lambda s, _p: cell(s.query or f"(queryid {s.queryid})"),
+        min_share=0.25,
+    ),
+)
+
+CUMULATIVE_COLUMNS: tuple[Col[Statement], ...] = (
+    Col(
+        "total_exec_ms",
+        "total ms",
+        10,
+        lambda s, _p: num(fmt_ms(s.total_exec_ms)),
+        sort=lambda s: s.total_exec_ms,
+        justify="right",
+    ),
+    Col(
+        "calls",
+        "calls",
+        9,
+        lambda s, _p: num(str(s.calls)),
+        sort=lambda s: s.calls,
+        justify="right",
+    ),
+    Col(
+        "mean_ms",
+        "mean ms",
+        8,
+        lambda s, _p: num(fmt_ms(s.mean_ms)),
+        sort=lambda s: s.mean_ms,
+        justify="right",
+    ),
+    Col(
+        "max_ms",
+        "max ms",
+        8,
+        lambda s, _p: num(fmt_ms(s.max_ms)),
+        sort=lambda s: s.max_ms,
+        justify="right",
+        priority=3,
+    ),
+    Col(
+        "rows",
+        "rows",
+        9,
+        lambda s, _p: num(str(s.rows)),
+        sort=lambda s: s.rows,
+        justify="right",
+        priority=2,
+    ),
+    Col("hit", "hit %", 7, _hit, sort=lambda s: s.hit_ratio, justify="right", priority=4),
+    Col("user", "user", 10, lambda s, _p: cell(s.user), priority=5),
+    Col(
+        "query",
+        "query",
+        None,
+        lambda s, _p: cell(s.query or f"(queryid {s.queryid})"),
+        min_share=0.25,
+    ),
+)
+
+
+class StatementsPane(Pane):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "t",
+            "toggle_cumulative",
+            "Interval/total",
+            id="statements.cumulative",
+            tooltip="Switch between per-interval rates and cumulative totals",
+        ),
+    ]
+
+    pane_id = "statements"
+    title = "Statements"
+    COLUMNS = INTERVAL_COLUMNS
+    SORT = "exec_ms_per_s"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cumulative = False
+        self.unavailable = Static("", classes="empty-hint")
+        self.unavailable.display = False
+
+    def compose_extra_top(self) -> ComposeResult:
+        yield self.unavailable
+
+    def records(self, view: MonitorView) -> Sequence[tuple[str, Statement]]:
+        sample = view.main_sample
+        if sample is None:
+            return []
+        return [(f"{s.queryid}/{s.user}/{s.database}", s) for s in sample.statements]
+
+    def render_extra(self, view: MonitorView) -> None:
+        sample = view.main_sample
+        status = sample.statements_status if sample is not None else None
+        missing = status is not None and not status.available
+        self.unavailable.display = missing
+        self.table.display = not missing
+        if missing and status is not None:
+            self.unavailable.update(
+                Text(f"pg_stat_statements unavailable: {status.reason or 'no reason given'}")
+            )
+
+    def status_text(self, view: MonitorView) -> Text:
+        sample = view.main_sample
+        text = Text("cumulative since reset" if self.cumulative else "per interval (rates)")
+        status = sample.statements_status if sample is not None else None
+        if status is not None and status.reset_detected:
+            text.append(" · counters were reset", style=view.palette.warn)
+        if status is not None and status.dealloc:
+            text.append(f" · dealloc {status.dealloc}")
+        return text
+
+    def action_toggle_cumulative(self) -> None:
+        self.cumulative = not self.cumulative
+        columns = CUMULATIVE_COLUMNS if self.cumulative else INTERVAL_COLUMNS
+        self.table.set_columns(columns, "total_exec_ms" if self.cumulative else "exec_ms_per_s")
+        self.rerender()

@@ -1,0 +1,97 @@
+"""What the panes are given each tick: the newest samples per source and the history window.
+
+The App keeps one :class:`History` (bounded deques, one per source) and hands the panes a
+:class:`MonitorView`; panes never hold samples of their own beyond what they render.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from pgtop.model import AnySample, BouncerSample, Sample
+from pgtop.ui.format import Palette
+
+__all__ = ["History", "MonitorView"]
+
+
+class History:
+    """The last ``maxlen`` samples of every source (for charts), oldest first."""
+
+    def __init__(self, maxlen: int = 3600) -> None:
+        self.maxlen = maxlen
+        self._by_source: dict[str, deque[AnySample]] = {}
+
+    def add(self, sample: AnySample) -> None:
+        ring = self._by_source.get(sample.source)
+        if ring is None:
+            ring = self._by_source[sample.source] = deque(maxlen=self.maxlen)
+        ring.append(sample)
+
+    def sources(self) -> list[str]:
+        return list(self._by_source)
+
+    def samples(self, source: str) -> list[AnySample]:
+        return list(self._by_source.get(source, ()))
+
+    def series(
+        self, source: str, value: Callable[[Sample], float | None]
+    ) -> tuple[list[float], list[float]]:
+        """(x, y): x in seconds relative to the newest sample (<= 0), gaps where unknown."""
+        ring = self._by_source.get(source)
+        if not ring:
+            return [], []
+        newest = ring[-1].taken_at
+        xs: list[float] = []
+        ys: list[float] = []
+        for sample in ring:
+            if not isinstance(sample, Sample) or not sample.connected:
+                continue
+            y = value(sample)
+            if y is None:
+                continue
+            xs.append((sample.taken_at - newest).total_seconds())
+            ys.append(float(y))
+        return xs, ys
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorView:
+    """One render's input."""
+
+    latest: Mapping[str, AnySample]
+    """Newest sample per source, connected or not."""
+    last_good: Mapping[str, AnySample]
+    """Newest *connected* sample per source: what the panes show (dimmed when stale)."""
+    main: str | None
+    """The PostgreSQL source the activity, locks and statements panes follow."""
+    history: History = field(default_factory=History)
+    palette: Palette = field(default_factory=Palette)
+
+    def stale(self, source: str | None) -> bool:
+        sample = self.latest.get(source) if source is not None else None
+        return sample is not None and not sample.connected
+
+    @property
+    def main_sample(self) -> Sample | None:
+        sample = self.last_good.get(self.main) if self.main is not None else None
+        return sample if isinstance(sample, Sample) else None
+
+    def postgres(self) -> Iterator[Sample]:
+        """Connected PostgreSQL samples, the main source first."""
+        main = self.main_sample
+        if main is not None:
+            yield main
+        for name, sample in self.last_good.items():
+            if isinstance(sample, Sample) and name != self.main:
+                yield sample
+
+    def bouncers(self) -> Iterator[BouncerSample]:
+        for sample in self.last_good.values():
+            if isinstance(sample, BouncerSample):
+                yield sample
+
+    @property
+    def has_bouncer(self) -> bool:
+        return any(isinstance(s, BouncerSample) for s in self.latest.values())

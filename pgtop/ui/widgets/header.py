@@ -1,0 +1,123 @@
+"""The header: who we watch (version, host:port/db, user, role, uptime), the refresh interval or
+PAUSED, and a one-line banner per disconnected source."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from pgtop.model import AnySample, Sample
+from pgtop.text import one_line
+from pgtop.ui.format import fmt_age, fmt_clock
+
+__all__ = ["ServerHeader", "banner_text", "identity_text"]
+
+
+def _where(sample: AnySample) -> str:
+    info = sample.info
+    if info is None:
+        return sample.source
+    return f"{info.host}:{info.port}/{info.dbname}"
+
+
+def identity_text(
+    main: Sample | None,
+    others: list[AnySample],
+    *,
+    targets: str,
+    interval: float,
+    paused: bool,
+    read_only: bool,
+) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append(" pgtop ", style="bold reverse")
+    text.append(" ")
+    if paused:
+        text.append("❚❚ PAUSED", style="bold reverse")
+    else:
+        text.append(f"⟳ {interval:g}s")
+    if read_only:
+        text.append(" read-only")
+    text.append(" · ")
+    if main is None or main.info is None:
+        text.append(one_line(targets or "waiting for the first sample…"))
+    else:
+        info = main.info
+        text.append(f"PostgreSQL {one_line(info.version)} ", style="bold")
+        text.append(info.role.value, style="bold")
+        text.append(f" {one_line(_where(main))} as {one_line(info.user)}")
+        uptime = main.stats.uptime_s if main.stats else None
+        if uptime is not None:
+            text.append(f" · up {fmt_age(uptime)}")
+        text.append(f" · {fmt_clock(main.taken_at)} UTC")
+    if others:
+        names = []
+        for other in others:
+            role = other.info.role.value if other.info is not None else ""
+            name = one_line(other.source)
+            names.append(name if not role or role == name else f"{name} ({role})")
+        text.append(" · + " + ", ".join(names))
+    return text
+
+
+def banner_text(sample: AnySample) -> Text:
+    """``✖ primary disconnected since 12:03:04 (1m05s) · retry 3 · error`` — one line."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append(f"✖ {one_line(sample.source)} disconnected", style="bold")
+    since = sample.disconnected_since
+    if since is not None:
+        text.append(f" since {fmt_clock(since)} UTC")
+        text.append(f" ({fmt_age((sample.taken_at - since).total_seconds())})")
+    text.append(f" · retry {sample.retries}")
+    if sample.error:
+        text.append(" · ")
+        text.append(one_line(sample.error))
+    text.append(" · showing the last data")
+    return text
+
+
+class ServerHeader(Vertical):
+    """Identity line plus a disconnected banner (hidden while everything is connected)."""
+
+    def __init__(self) -> None:
+        super().__init__(id="header")
+        self.identity = Static("", id="identity")
+        self.banner = Static("", id="banner")
+        self.banner.display = False
+
+    def compose(self) -> ComposeResult:
+        yield self.identity
+        yield self.banner
+
+    def show(
+        self,
+        latest: Mapping[str, AnySample],
+        last_good: Mapping[str, AnySample],
+        main: str | None,
+        *,
+        targets: str,
+        interval: float,
+        paused: bool,
+        read_only: bool,
+    ) -> None:
+        main_sample = last_good.get(main) if main is not None else None
+        others = [s for name, s in last_good.items() if name != main]
+        self.identity.update(
+            identity_text(
+                main_sample if isinstance(main_sample, Sample) else None,
+                others,
+                targets=targets,
+                interval=interval,
+                paused=paused,
+                read_only=read_only,
+            )
+        )
+        down = [s for s in latest.values() if not s.connected]
+        if down:
+            lines = Text("\n").join(banner_text(s) for s in down)
+            self.banner.update(lines)
+        self.banner.display = bool(down)

@@ -1,0 +1,101 @@
+"""The health bar: one status per health metric (all sources merged, worst first) with a symbol
+and a colour (the symbol alone carries the level under NO_COLOR), and small charts of TPS, active
+connections, replication lag and cache hit ratio over the history window (hidden when narrow)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from pgtop.model import Level, Sample, Status
+from pgtop.text import one_line
+from pgtop.ui.format import LEVEL_SYMBOL, Palette
+from pgtop.ui.panes.replication import max_replay_lag
+from pgtop.ui.view import History
+from pgtop.ui.widgets.charts import MetricChart
+
+__all__ = ["HealthBar", "merge_statuses", "statuses_text"]
+
+
+def merge_statuses(statuses: Iterable[Status]) -> list[Status]:
+    """One status per (metric, source), worst first, then by metric name."""
+    seen: dict[tuple[str, str], Status] = {}
+    for status in statuses:
+        key = (status.metric, status.source)
+        if key not in seen or status.level > seen[key].level:
+            seen[key] = status
+    return sorted(seen.values(), key=lambda s: (-s.level, s.metric, s.source))
+
+
+def statuses_text(statuses: list[Status], palette: Palette, *, main: str | None) -> Text:
+    text = Text(end="")
+    if not statuses:
+        text.append("● health: waiting for data", style=palette.dim)
+        return text
+    for i, status in enumerate(statuses):
+        if i:
+            text.append("  ")
+        label = one_line(status.label)
+        if status.source and status.source != main:
+            label = f"{one_line(status.source)}: {label}"
+        style = palette.level(status.level) if status.level is not Level.OK else palette.ok
+        # no-break spaces: a label never wraps in the middle
+        chip = f"{LEVEL_SYMBOL[status.level]} {label}".replace(" ", "\u00a0")
+        text.append(chip, style=style)
+    return text
+
+
+def _tps(s: Sample) -> float | None:
+    return s.stats.tps if s.stats else None
+
+
+def _active(s: Sample) -> float | None:
+    return float(s.stats.active) if s.stats else None
+
+
+def _hit(s: Sample) -> float | None:
+    ratio = s.stats.cache_hit_ratio if s.stats else None
+    return None if ratio is None else 100.0 * ratio
+
+
+class HealthBar(Horizontal):
+    def __init__(self) -> None:
+        super().__init__(id="health")
+        self.statuses = Static("", id="statuses")
+        self.charts = {
+            "tps": MetricChart("TPS", decimals=0, id="chart-tps"),
+            "active": MetricChart("active", colour_var="secondary", decimals=0, id="chart-active"),
+            "lag": MetricChart("lag", unit="s", colour_var="warning", decimals=2, id="chart-lag"),
+            "hit": MetricChart("hit", unit="%", colour_var="success", id="chart-hit"),
+        }
+        self._last: tuple[tuple[str, str, int, str], ...] | None = None
+        self._palette: Palette | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.statuses
+        with Horizontal(id="charts"):
+            yield from self.charts.values()
+
+    def show(
+        self, statuses: list[Status], palette: Palette, history: History, main: str | None
+    ) -> None:
+        key = tuple((s.metric, s.source, int(s.level), s.label) for s in statuses) + (
+            ("main", main or "", 0, ""),
+        )
+        if key != self._last or palette != self._palette:
+            self._last, self._palette = key, palette
+            self.statuses.update(statuses_text(statuses, palette, main=main))
+        if main is None:
+            return
+        for name, fn in (
+            ("tps", _tps),
+            ("active", _active),
+            ("lag", max_replay_lag),
+            ("hit", _hit),
+        ):
+            xs, ys = history.series(main, fn)
+            self.charts[name].set_series(xs, ys)
