@@ -149,7 +149,7 @@ class _LabProcess:
         self.seen |= _all_pids(pids)
         return state
 
-    def terminate_when(self, ready: str) -> int:
+    def terminate_when(self, ready: str, sig: signal.Signals = signal.SIGTERM) -> int:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             state = self.watch()
@@ -158,7 +158,7 @@ class _LabProcess:
             time.sleep(0.02)
         else:
             pytest.fail(f"the lab never reached {ready}")
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         while self.proc.poll() is None:
             self.watch()
             time.sleep(0.02)
@@ -182,19 +182,25 @@ def lab_process(pg_install: PgInstall) -> Iterator[type[_LabProcess]]:
 
 
 @pytest.mark.parametrize(
-    ("moment", "extra"),
-    [("primary_pid", ()), ("replica_pid", ()), ("workload_pid", ("--workload",))],
-    ids=["after-primary", "after-replica", "with-workload"],
+    ("moment", "extra", "sig"),
+    [
+        ("primary_pid", (), signal.SIGTERM),
+        ("replica_pid", (), signal.SIGTERM),
+        ("workload_pid", ("--workload",), signal.SIGTERM),
+        ("workload_pid", ("--workload",), signal.SIGHUP),
+    ],
+    ids=["after-primary", "after-replica", "with-workload", "hangup-with-workload"],
 )
-def test_sigterm_midway_leaves_nothing(
+def test_signal_midway_leaves_nothing(
     pg_install: PgInstall,
     lab_process: type[_LabProcess],
     moment: str,
     extra: tuple[str, ...],
+    sig: signal.Signals,
 ) -> None:
     process = lab_process(pg_install, *extra)
-    code = process.terminate_when(moment)
-    assert code == 128 + signal.SIGTERM
+    code = process.terminate_when(moment, sig)
+    assert code == 128 + sig
     assert process.seen, "the watcher saw no process"
     assert [pid for pid in process.seen if pid_alive(pid)] == []
     assert not process.directory.exists()

@@ -48,8 +48,11 @@ class Lab:
         pgbouncer: bool = True,
         base_dir: Path | None = None,
         log: Any = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.run_as = RunAs.choose()
+        # extra postgresql.conf lines for the primary (e.g. a small max_connections in a test)
+        self.settings = dict(settings or {})
         self._requested_install = install
         self.want_replica = replica
         self.want_pgbouncer = pgbouncer
@@ -64,6 +67,7 @@ class Lab:
         self._bouncer_proc: subprocess.Popen[bytes] | None = None
         self._workload_proc: subprocess.Popen[bytes] | None = None
         self._previous_sigterm: Any = None
+        self._previous_sighup: Any = None
 
     # -- public API -------------------------------------------------------------------------
 
@@ -375,6 +379,8 @@ class Lab:
         conf = self._base_conf(port, home, "pgtop-lab-primary")
         conf += "archive_mode = on\n"
         conf += f"archive_command = 'test ! -f {archive}/%f && cp %p {archive}/%f'\n"
+        for name, value in self.settings.items():
+            conf += f"{name} = '{_conf_quote(value)}'\n"
         with (data / "postgresql.conf").open("a") as fh:
             fh.write(conf)
         with (data / "pg_hba.conf").open("a") as fh:
@@ -564,13 +570,24 @@ logfile = {home}/pgbouncer.log
         def on_sigterm(signum: int, _frame: FrameType | None) -> None:
             raise SystemExit(128 + signum)
 
+        # SIGHUP too: closing the terminal (or an SSH drop) must not orphan the servers
         self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+        self._previous_sighup = signal.signal(signal.SIGHUP, on_sigterm)
 
     def _restore_sigterm_handler(self) -> None:
         if self._previous_sigterm is not None:
             with contextlib.suppress(ValueError):
                 signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None
+        if self._previous_sighup is not None:
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGHUP, self._previous_sighup)
+            self._previous_sighup = None
+
+
+def _conf_quote(value: str) -> str:
+    """A value for a single-quoted postgresql.conf string."""
+    return value.replace("\\", "\\\\").replace("'", "''")
 
 
 def _pgbouncer_binary() -> str | None:
