@@ -351,7 +351,8 @@ class Pool:
 
     @property
     def servers_in_use(self) -> int:
-        return self.sv_active + self.sv_idle + self.sv_used + self.sv_tested + self.sv_login
+        """Server connections no client can get right now (idle and used ones are available)."""
+        return self.sv_active + self.sv_tested + self.sv_login
 
     @property
     def utilisation_pct(self) -> float | None:
