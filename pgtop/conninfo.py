@@ -16,10 +16,11 @@ from __future__ import annotations
 import ast
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import psycopg
@@ -28,13 +29,16 @@ from psycopg.conninfo import conninfo_to_dict, timeout_from_conninfo
 
 __all__ = [
     "ConnectError",
+    "PasswordFileProblem",
     "PgtopError",
     "UsageError",
+    "check_option_values",
     "connect_error",
     "connect_kwargs",
     "describe_connect_error",
     "dsn_for_display",
     "parse_dsn",
+    "password_file_problem",
     "redact",
 ]
 
@@ -106,9 +110,13 @@ def redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def _secrets_of(params: Mapping[str, object]) -> list[str]:
-    """The secret values in ``params`` (and PGPASSWORD), long enough to scrub safely."""
+    """The secret values in ``params``, the service file and PGPASSWORD, long enough to scrub."""
     values = [str(v) for k, v in params.items() if k in SECRET_KEYS and v is not None]
     values.append(os.environ.get("PGPASSWORD", ""))
+    service = params.get("service") or os.environ.get("PGSERVICE")
+    if service:
+        defined = _service_file_values(str(service))
+        values += [v for k, v in defined.items() if k in SECRET_KEYS]
     return [v for v in values if len(v) >= _MIN_SCRUB]
 
 
@@ -215,6 +223,26 @@ def _check_port(value: str, secrets: list[str], *, where: str = "port") -> None:
         raise _invalid(f"{where} {shown} is out of range (1-65535)")
 
 
+# libpq's enumerated options: checked here because psycopg resolves host names before libpq
+# sees the options, so a bad value would otherwise surface as "cannot resolve host".
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": (
+        "any",
+        "read-write",
+        "read-only",
+        "primary",
+        "standby",
+        "prefer-standby",
+    ),
+    "load_balance_hosts": ("disable", "random"),
+    "sslnegotiation": ("postgres", "direct"),
+    "sslcertmode": ("disable", "allow", "require"),
+}
+
+
 def _split(value: str | None) -> list[str]:
     return value.split(",") if value else []
 
@@ -257,6 +285,26 @@ def _validate(params: dict[str, str], *, is_uri: bool) -> None:
         t = timeout.strip().removeprefix("-")
         if not (t.isascii() and t.isdigit()):
             raise _invalid("connect_timeout must be a whole number of seconds")
+
+
+def check_option_values(params: Mapping[str, str]) -> None:
+    """Reject a bad value of one of libpq's enumerated options (sslmode …) up front.
+
+    libpq checks these itself, but only once psycopg has resolved the host names: with a
+    host that does not resolve, a typo in sslmode would be reported as "cannot resolve host".
+    Raises `UsageError`.
+    """
+    secrets = [v for k, v in params.items() if k in SECRET_KEYS and v]
+    for key, allowed in _CHOICES.items():
+        choice = params.get(key)
+        if choice is None or key not in _known_keywords() or choice in allowed:
+            continue
+        shown = (
+            f' "{choice}"'
+            if len(choice) <= 20 and choice.isprintable() and not any(s in choice for s in secrets)
+            else ""
+        )
+        raise _invalid(f"{key}{shown} is not one of {', '.join(allowed)}")
 
 
 def _encodable(text: str) -> bool:
@@ -317,8 +365,8 @@ def _os_user() -> str:
             return "postgres"
 
 
-def _service_file_values(service: str) -> dict[str, str]:
-    """Best-effort read of a service definition, as libpq would find it."""
+def _service_files() -> list[Path]:
+    """Where libpq looks for service definitions, in order (the user's file, then the system's)."""
     candidates: list[Path] = []
     if os.environ.get("PGSERVICEFILE"):
         candidates.append(Path(os.environ["PGSERVICEFILE"]))
@@ -326,28 +374,69 @@ def _service_file_values(service: str) -> dict[str, str]:
         candidates.append(Path.home() / ".pg_service.conf")
     if os.environ.get("PGSYSCONFDIR"):
         candidates.append(Path(os.environ["PGSYSCONFDIR"]) / "pg_service.conf")
-    for path in candidates:
-        try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
+    return candidates
+
+
+def _read_services(path: Path) -> dict[str, dict[str, str]] | None:
+    """The sections of one service file (None: it cannot be read)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    sections: dict[str, dict[str, str]] = {}
+    section: dict[str, str] | None = None
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
-        section: str | None = None
-        values: dict[str, str] = {}
-        found = False
-        for raw in lines:
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            if line.startswith("[") and line.endswith("]"):
-                section = line[1:-1].strip()
-                found = found or section == service
-                continue
-            if section == service and "=" in line:
-                key, _, value = line.partition("=")
-                values.setdefault(key.strip(), value.strip())
-        if found:
-            return values
-    return {}
+        if line.startswith("[") and line.endswith("]"):
+            section = sections.setdefault(line[1:-1].strip(), {})
+            continue
+        if section is not None and "=" in line:
+            key, _, value = line.partition("=")
+            section.setdefault(key.strip(), value.strip())
+    return sections
+
+
+def _find_service(service: str) -> tuple[Path | None, dict[str, str]]:
+    """(the file that defines the service, its values), as libpq would find it."""
+    for path in _service_files():
+        sections = _read_services(path)
+        if sections is not None and service in sections:
+            return path, sections[service]
+    return None, {}
+
+
+def _service_file_values(service: str) -> dict[str, str]:
+    """Best-effort read of a service definition, as libpq would find it."""
+    return _find_service(service)[1]
+
+
+def _service_hint(service: str) -> str:
+    """Why a service definition was not found, and where to add it."""
+    readable = [(p, s) for p in _service_files() if (s := _read_services(p)) is not None]
+    if not readable:
+        names = [
+            "~/.pg_service.conf" if p == Path.home() / ".pg_service.conf" else str(p)
+            for p in _service_files()
+        ]
+        missing = (
+            f"{names[0]} does not exist"
+            if len(names) == 1
+            else f"neither {', '.join(names[:-1])} nor {names[-1]} exists"
+        )
+        return (
+            f"there is no service file ({missing}): define [{service}] in "
+            "~/.pg_service.conf, or point PGSERVICEFILE at the file that does"
+        )
+    found = " or ".join(
+        f"{path} (it defines {', '.join(f'[{n}]' for n in sorted(sections)[:8]) or 'nothing'})"
+        for path, sections in readable
+    )
+    return (
+        f"there is no [{service}] section in {found}: check the service name "
+        "(service= or PGSERVICE) and PGSERVICEFILE"
+    )
 
 
 def _effective(params: Mapping[str, object]) -> dict[str, str]:
@@ -405,8 +494,9 @@ def dsn_for_display(params: Mapping[str, Any]) -> str:
     """
     eff = _effective(params)
     text = f"{eff['user']}@{','.join(_targets(eff))}/{eff['dbname']}"
-    if params.get("service"):
-        text += f' (service "{params["service"]}")'
+    service = params.get("service") or os.environ.get("PGSERVICE")
+    if service:
+        text += f' (service "{service}")'
     return redact(_one_line(text), _secrets_of(params))
 
 
@@ -515,15 +605,74 @@ def _reason_of(attempt: _Attempt) -> tuple[str | None, str, str, str | None]:
 
 
 def _pw_source(params: Mapping[str, Any]) -> str:
+    """Where libpq took the password from: the string, the service file, PGPASSWORD, a file."""
     if params.get("password"):
         return "check the password given in the connection string"
+    service = params.get("service") or os.environ.get("PGSERVICE")
+    if service:
+        path, values = _find_service(str(service))
+        if values.get("password"):
+            return f"check the password in the service file {path}"
     if os.environ.get("PGPASSWORD"):
         return "check PGPASSWORD"
-    return f"check the password in {_passfile()} (host:port:dbname:user:password)"
+    return f"check the password in {_passfile(params)} (host:port:dbname:user:password)"
 
 
-def _passfile() -> str:
-    return os.environ.get("PGPASSFILE") or "~/.pgpass"
+def _passfile_setting(params: Mapping[str, Any]) -> tuple[str, str]:
+    """(path as libpq would open it, how the user named it): passfile= (the string or the
+    service file) > PGPASSFILE > ~/.pgpass."""
+    given = str(params.get("passfile") or "")
+    if not given:
+        service = params.get("service") or os.environ.get("PGSERVICE")
+        if service:
+            given = _service_file_values(str(service)).get("passfile", "")
+    if given:
+        return given, given
+    if os.environ.get("PGPASSFILE"):
+        return os.environ["PGPASSFILE"], os.environ["PGPASSFILE"]
+    return str(Path.home() / ".pgpass"), "~/.pgpass"
+
+
+def _passfile(params: Mapping[str, Any]) -> str:
+    return _passfile_setting(params)[1]
+
+
+class PasswordFileProblem(NamedTuple):
+    """A password file that libpq ignores (and complains about on stderr)."""
+
+    path: str  # as libpq opens it
+    shown: str  # as the user named it (~/.pgpass for the default)
+    reason: str  # "permissions" or "not a file"
+
+    def hint(self) -> str:
+        name = self.shown if self.shown.startswith("~") else "the password file"
+        if self.reason == "permissions":
+            return f"{name} is ignored because its permissions are too open: chmod 600 {self.path}"
+        return f"{name} {self.path} is ignored because it is not a plain file"
+
+
+def password_file_problem(params: Mapping[str, Any]) -> PasswordFileProblem | None:
+    """The password file libpq would read for ``params`` if it ignores it as unsafe.
+
+    libpq reads the file only when no password is given (string, service file,
+    PGPASSWORD); it skips a file that is not a plain file or that group or others may
+    access, and says so with an fprintf to stderr — which would land on the terminal.
+    """
+    if params.get("password") or os.environ.get("PGPASSWORD"):
+        return None
+    service = params.get("service") or os.environ.get("PGSERVICE")
+    if service and _service_file_values(str(service)).get("password"):
+        return None
+    path, shown = _passfile_setting(params)
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # libpq ignores a missing file silently
+    if not stat.S_ISREG(info.st_mode):
+        return PasswordFileProblem(path, shown, "not a file")
+    if os.name != "nt" and info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return PasswordFileProblem(path, shown, "permissions")
+    return None
 
 
 def _classify(
@@ -554,22 +703,29 @@ def _classify(
     if sock and "permission denied" in low:
         return f"no permission to use the socket {sock}", "check the socket's permissions", False
     if "timeout expired" in low:
-        try:
-            secs = str(timeout_from_conninfo(dict(params)))
-        except psycopg.Error:
-            secs = eff.get("connect_timeout", "?")
+        within = "in time"
+        if eff.get("connect_timeout"):
+            try:
+                within = (
+                    f"within {timeout_from_conninfo({'connect_timeout': eff['connect_timeout']})} s"
+                )
+            except (psycopg.Error, ValueError):
+                within = f"within {eff['connect_timeout']} s"
         return (
             "timeout expired",
-            f"the server did not answer within {secs} s: check host, port and firewalls "
+            f"the server did not answer {within}: check host, port and firewalls "
             "(raise connect_timeout to wait longer)",
             False,
         )
     if "password authentication failed" in low:
         return reason, f"{_pw_source(params)}; the role may also not exist", False
     if "no password supplied" in low:
+        problem = password_file_problem(params)
         return (
             "the server asks for a password and none was given",
-            f"set PGPASSWORD or add host:port:dbname:user:password to {_passfile()} "
+            problem.hint()
+            if problem
+            else f"set PGPASSWORD or add host:port:dbname:user:password to {_passfile(params)} "
             "(mode 0600; its host field must match host= literally)",
             False,
         )
@@ -628,8 +784,9 @@ def _classify(
     if "pg_hba.conf rejects connection" in low:
         return reason, "a reject line in the server's pg_hba.conf matches this connection", False
     if "definition of service" in low:
-        servicefile = os.environ.get("PGSERVICEFILE") or "~/.pg_service.conf"
-        return reason, f"check the service name and {servicefile}", False
+        service = quoted(r'definition of service "(.*)" not found')
+        service = service or str(params.get("service") or os.environ.get("PGSERVICE") or "")
+        return reason, _service_hint(service), False
     if low.startswith("service file") or "in service file" in low:
         return reason, "check PGSERVICEFILE and the service file's syntax", False
     if "could not translate host name" in low or low.startswith("failed to resolve host"):

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import overload
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
+from pgtop import logs
 from pgtop.config import Config, ConnectionSettings
-from pgtop.conninfo import connect_error, connect_kwargs, dsn_for_display, parse_dsn
+from pgtop.conninfo import (
+    check_option_values,
+    connect_error,
+    connect_kwargs,
+    dsn_for_display,
+    parse_dsn,
+    password_file_problem,
+)
+
+log = logging.getLogger("pgtop.targets")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +41,7 @@ class Targets:
         targets = cls(args.dsn, tuple(args.replica or ()), args.pgbouncer)
         for dsn in (targets.primary, *targets.replicas, targets.pgbouncer):
             if dsn is not None:
-                parse_dsn(dsn)
+                check_option_values(parse_dsn(dsn))
         return targets
 
     def describe(self) -> str:
@@ -36,18 +54,98 @@ class Targets:
 
 
 def preflight(dsn: str | None, settings: ConnectionSettings) -> None:
-    """Connect once, synchronously, so a wrong target fails in one line before any UI starts."""
+    """Connect once, synchronously, so a wrong target fails in one line before any UI starts.
+
+    Connecting is the whole check: no query runs, so role-level settings such as
+    ``statement_timeout = '1ms'`` or ``default_transaction_read_only`` cannot fail it, and
+    nothing is prepared on a PgBouncer server connection. libpq's own stderr output (the
+    password-file warnings are an fprintf, not a notice) is captured and logged: the user
+    sees one line, and the reason is in it.
+    """
     params = parse_dsn(dsn)
+    check_option_values(params)
     kwargs = connect_kwargs(
         params,
         application_name=settings.application_name,
         connect_timeout=settings.connect_timeout_s,
     )
+    problem = password_file_problem(params)
+    if problem is not None:
+        _log(logging.WARNING, "%s", problem.hint())
+    failure: psycopg.Error | None = None
+    with _captured_stderr() as captured:
+        try:
+            psycopg.connect(**kwargs).close()
+        except psycopg.Error as exc:
+            failure = exc
+    if captured:
+        _log(logging.WARNING, "libpq said while connecting: %s", " | ".join(captured))
+    if failure is not None:
+        # kwargs, not params: the message names the connect timeout actually used
+        raise connect_error(failure, kwargs) from None
+
+
+@contextlib.contextmanager
+def _captured_stderr() -> Iterator[list[str]]:
+    """Redirect file descriptor 2 to a temp file (libpq writes there with fprintf); the
+    lines written meanwhile are in the yielded list once the block ends. Restored always."""
+    lines: list[str] = []
     try:
-        with psycopg.connect(**kwargs) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.Error as exc:
-        raise connect_error(exc, params) from None
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no fd 2 at all: nothing to protect
+        yield lines
+        return
+    with tempfile.TemporaryFile() as sink:
+        try:
+            os.dup2(sink.fileno(), 2)
+            yield lines
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text = sink.read(64 * 1024).decode("utf-8", "replace")
+            lines.extend(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _log(level: int, message: str, *args: object) -> None:
+    """Log to pgtop's file even before the command configured logging (never to stderr)."""
+    root = logging.getLogger()
+    if any(isinstance(h, logging.FileHandler) for h in root.handlers):
+        log.log(level, message, *args)
+        return
+    before = list(root.handlers)
+    try:
+        logs.configure()
+        log.log(level, message, *args)
+    except OSError:
+        return  # no log file: the message is not worth a second line on the terminal
+    finally:
+        for handler in [h for h in root.handlers if h not in before]:
+            root.removeHandler(handler)
+            handler.close()
+
+
+@overload
+def without_unsafe_passfile(dsn: str) -> str: ...
+@overload
+def without_unsafe_passfile(dsn: None) -> None: ...
+@overload
+def without_unsafe_passfile(dsn: str | None) -> str | None: ...
+
+
+def without_unsafe_passfile(dsn: str | None) -> str | None:
+    """The DSN, pointed away from a password file that libpq would ignore as unsafe.
+
+    libpq skips such a file anyway, but says so on stderr each time it connects: under the
+    UI that is text drawn mid-screen. A path below the file itself can never exist, so
+    libpq skips it silently (the preflight already logged the reason).
+    """
+    params = parse_dsn(dsn)
+    problem = password_file_problem(params)
+    if problem is None:
+        return dsn
+    return make_conninfo(dsn or "", passfile=os.path.join(problem.path, "ignored-unsafe"))
 
 
 def make_sources(targets: Targets, config: Config) -> list[object]:
@@ -56,14 +154,19 @@ def make_sources(targets: Targets, config: Config) -> list[object]:
     from pgtop.collect.postgres import PostgresSource
 
     settings = config.connection
-    sources: list[object] = [PostgresSource(targets.primary, name="primary", settings=settings)]
+    primary = without_unsafe_passfile(targets.primary)
+    sources: list[object] = [PostgresSource(primary, name="primary", settings=settings)]
     for dsn in targets.replicas:
         label = dsn_for_display(parse_dsn(dsn))
-        sources.append(PostgresSource(dsn, name=f"replica {label}", settings=settings))
+        sources.append(
+            PostgresSource(without_unsafe_passfile(dsn), name=f"replica {label}", settings=settings)
+        )
     if targets.pgbouncer:
         sources.append(
             BouncerSource(
-                targets.pgbouncer, name="pgbouncer", connect_timeout_s=settings.connect_timeout_s
+                without_unsafe_passfile(targets.pgbouncer),
+                name="pgbouncer",
+                connect_timeout_s=settings.connect_timeout_s,
             )
         )
     return sources
