@@ -500,6 +500,11 @@ def dsn_for_display(params: Mapping[str, Any]) -> str:
     return redact(_one_line(text), _secrets_of(params))
 
 
+def server_for_display(params: Mapping[str, Any]) -> str:
+    """Just where the server is, ``127.0.0.1:5433``: short enough to name a source."""
+    return redact(_one_line(",".join(_targets(_effective(params)))), _secrets_of(params))
+
+
 # --------------------------------------------------------------------------- connecting
 
 

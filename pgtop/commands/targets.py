@@ -24,6 +24,7 @@ from pgtop.conninfo import (
     dsn_for_display,
     parse_dsn,
     password_file_problem,
+    server_for_display,
 )
 
 log = logging.getLogger("pgtop.targets")
@@ -157,10 +158,8 @@ def make_sources(targets: Targets, config: Config) -> list[object]:
     primary = without_unsafe_passfile(targets.primary)
     sources: list[object] = [PostgresSource(primary, name="primary", settings=settings)]
     for dsn in targets.replicas:
-        label = dsn_for_display(parse_dsn(dsn))
-        sources.append(
-            PostgresSource(without_unsafe_passfile(dsn), name=f"replica {label}", settings=settings)
-        )
+        name = f"replica {server_for_display(parse_dsn(dsn))}"
+        sources.append(PostgresSource(without_unsafe_passfile(dsn), name=name, settings=settings))
     if targets.pgbouncer:
         sources.append(
             BouncerSource(
