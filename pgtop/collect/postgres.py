@@ -1,0 +1,420 @@
+"""PostgresSource: one monitoring session per PostgreSQL server, one round trip per tick.
+
+connect() opens the session (autocommit, no server-side prepared statements, UTF-8 decoded
+tolerantly), probes capabilities once, resolves each probe's SQL variant for this server, and
+runs every probe once on its own (the "probe run"): a probe that fails for privileges or an
+unsupported feature is switched off with one message saying what would enable it. poll() then
+sends all the remaining probes in one read-only transaction, in one pipeline, with one Sync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from pgtop.collect import rows as conv
+from pgtop.collect.batch import Conn, Query, run_batch
+from pgtop.collect.capabilities import (
+    PLAYBOOK_SETTINGS,
+    Capabilities,
+    limitations,
+    pss_missing_reason,
+    quote_ident,
+)
+from pgtop.collect.locktree import build_tree, count_waits
+from pgtop.collect.per_database import fetch_index_advice, session_kwargs
+from pgtop.collect.probes import SPECS, Probe, compose, resolve
+from pgtop.collect.rates import interval_s
+from pgtop.collect.safe_text import prepare_session
+from pgtop.collect.source import ConnectionLostError
+from pgtop.collect.statements import StatementTracker
+from pgtop.config import ConnectionSettings
+from pgtop.conninfo import describe_connect_error, parse_dsn
+from pgtop.model import (
+    Replication,
+    Sample,
+    ServerInfo,
+    StatementsStatus,
+    TableScan,
+    UnusedIndex,
+)
+
+__all__ = ["PostgresSource"]
+
+# Errors that mean "this probe cannot work here": switch it off, say why, keep the rest.
+_UNSUPPORTED = (
+    errors.UndefinedFunction,
+    errors.UndefinedTable,
+    errors.UndefinedColumn,
+    errors.FeatureNotSupported,
+    errors.ObjectNotInPrerequisiteState,
+)
+_BAD_TEXT = (errors.CharacterNotInRepertoire, errors.UntranslatableCharacter)
+_NAMES_REFRESH_S = 60.0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__
+
+
+class PostgresSource:
+    """The Source for one PostgreSQL server (primary or standby)."""
+
+    def __init__(
+        self,
+        dsn: str | None,
+        *,
+        name: str = "primary",
+        settings: ConnectionSettings | None = None,
+    ) -> None:
+        self._name = name
+        self._params = parse_dsn(dsn)
+        self._settings = settings or ConnectionSettings()
+        self._conn: Conn | None = None
+        self._caps: Capabilities | None = None
+        self._info: ServerInfo | None = None
+        self._plan: dict[str, Probe] = {}
+        self._messages: list[str] = []
+        self._off_messages: list[str] = []  # probes switched off on this connection
+        self._texts_off = False
+        self._statements_off: str | None = None  # why statements are unavailable
+        self._tracker = StatementTracker()
+        self._roles: dict[int, str] = {}
+        self._databases: dict[int, str] = {}
+        self._names_at: float | None = None
+        self._prev_server: Mapping[str, Any] | None = None
+        self._prev_now: datetime | None = None
+        self._reprobe = False
+
+    # ------------------------------------------------------------------ Source protocol
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def info(self) -> ServerInfo | None:
+        return self._info
+
+    async def connect(self) -> ServerInfo:
+        """Open (or re-open) the session and probe the server; ConnectionLostError on failure."""
+        await self._drop()
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                **session_kwargs(self._params, self._settings),
+                autocommit=True,
+                prepare_threshold=None,
+            )
+        except psycopg.Error as exc:
+            raise ConnectionLostError(describe_connect_error(exc, self._params)) from None
+        self._conn = conn
+        try:
+            await prepare_session(conn)
+            caps = await self._probe_capabilities_retrying(conn)
+            self._adopt(caps)
+            self._info = caps.server_info(self._name, conn.info.host, int(conn.info.port))
+            await self._probe_run()
+        except psycopg.Error as exc:
+            await self._drop()
+            raise ConnectionLostError(f"{self._name}: {_first_line(exc)}") from None
+        return self._info
+
+    async def poll(self) -> Sample:
+        """One tick: one round trip. ConnectionLostError when the session is gone."""
+        conn = self._conn
+        if conn is None or conn.closed or self._caps is None:
+            raise ConnectionLostError(f"{self._name}: not connected")
+        if self._reprobe:
+            try:
+                await self._probe_run()
+            except psycopg.Error as exc:
+                raise await self._lost(exc) from None
+        keys, queries = self._tick_queries()
+        started = time.perf_counter()
+        try:
+            results = await run_batch(
+                conn,
+                queries,
+                statement_timeout_ms=self._settings.statement_timeout_ms,
+                lock_timeout_ms=self._settings.lock_timeout_ms,
+            )
+        except errors.QueryCanceled as exc:
+            if conn.broken:
+                raise await self._lost(exc) from None
+            return self._failed_tick(self._cancel_message(exc), started)
+        except errors.LockNotAvailable:
+            if conn.broken:
+                raise await self._lost(None) from None
+            ms = self._settings.lock_timeout_ms
+            return self._failed_tick(
+                f"poll waited too long for a lock (lock_timeout {ms} ms)", started
+            )
+        except psycopg.Error as exc:
+            if conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError):
+                raise await self._lost(exc) from None
+            if "statement_texts" in keys and isinstance(exc, _BAD_TEXT):
+                # A text recorded in a SQL_ASCII database is not valid in this one: the server
+                # refuses to return ANY text. Go on without texts (one extra round trip, once).
+                self._texts_off = True
+                self._off_messages.append(
+                    f"statements: query texts switched off ({_first_line(exc)}): a query "
+                    "recorded in a SQL_ASCII database holds bytes this database cannot show"
+                )
+                self._messages.append(self._off_messages[-1])
+                return await self.poll()
+            self._reprobe = True  # find and switch off whatever failed, before the next tick
+            return self._failed_tick(f"poll failed: {_first_line(exc)}", started)
+        poll_ms = (time.perf_counter() - started) * 1000.0
+        return self._sample(dict(zip(keys, results, strict=True)), poll_ms)
+
+    async def close(self) -> None:
+        await self._drop()
+
+    # ------------------------------------------------------------------ on demand
+
+    async def index_advice(self) -> tuple[tuple[TableScan, ...], tuple[UnusedIndex, ...]]:
+        """Missing- and unused-index candidates of the current database (own short session)."""
+        return await fetch_index_advice(self._params, self._settings)
+
+    # ------------------------------------------------------------------ connect steps
+
+    async def _probe_capabilities_retrying(self, conn: Conn) -> Capabilities:
+        """A role's own statement_timeout (say 1 ms) still applies to BEGIN and to the SET LOCAL
+        statement itself: on a busy server those two may overrun it now and then. Retry."""
+        for _ in range(2):
+            try:
+                return await self._probe_capabilities(conn)
+            except errors.QueryCanceled:
+                if conn.broken:
+                    raise
+        return await self._probe_capabilities(conn)
+
+    async def _probe_capabilities(self, conn: Conn) -> Capabilities:
+        caps_probe = resolve("capabilities", conn.info.server_version)
+        settings_probe = resolve("settings", conn.info.server_version)
+        assert caps_probe is not None
+        assert settings_probe is not None
+        caps_rows, settings_rows = await run_batch(
+            conn,
+            [
+                Query(compose(caps_probe)),
+                Query(compose(settings_probe), {"names": list(PLAYBOOK_SETTINGS)}),
+            ],
+            statement_timeout_ms=self._settings.statement_timeout_ms,
+            lock_timeout_ms=self._settings.lock_timeout_ms,
+        )
+        return Capabilities.from_rows(caps_rows[0], settings_rows)
+
+    def _adopt(self, caps: Capabilities) -> None:
+        """Take a fresh capability probe: new plan; forget the previous counters on a restart
+        or a different server (rates must not span a reset)."""
+        old = self._caps
+        if old is None or (old.started_at, old.version_num, old.dbname) != (
+            caps.started_at,
+            caps.version_num,
+            caps.dbname,
+        ):
+            self._prev_server = None
+            self._prev_now = None
+            self._tracker.forget(reset=old is not None)
+            self._names_at = None
+        self._caps = caps
+        self._plan = {}
+        self._off_messages = []
+        self._texts_off = False
+        self._statements_off = None
+        for name, spec in SPECS.items():
+            if spec.when != "tick" or (spec.role is not None and spec.role is not caps.role):
+                continue
+            probe = resolve(name, caps.version_num, caps.pss_version)
+            if probe is not None:
+                self._plan[name] = probe
+        if caps.pss_version is None:
+            self._statements_off = pss_missing_reason(caps.dbname)
+        elif "statements" not in self._plan:
+            self._statements_off = (
+                f"pg_stat_statements {caps.pss_version} is too old: run ALTER EXTENSION "
+                "pg_stat_statements UPDATE"
+            )
+
+    async def _probe_run(self) -> None:
+        """Run each tick probe once on its own; switch off those that cannot work here."""
+        assert self._conn is not None
+        assert self._caps is not None
+        self._reprobe = False
+        for name, probe in list(self._plan.items()):
+            try:
+                await run_batch(
+                    self._conn,
+                    [self._query(name, probe)],
+                    statement_timeout_ms=self._settings.statement_timeout_ms,
+                    lock_timeout_ms=self._settings.lock_timeout_ms,
+                )
+            except (errors.QueryCanceled, errors.LockNotAvailable):
+                continue  # slow now, maybe not next time: keep it
+            except psycopg.Error as exc:
+                if self._conn.broken or isinstance(exc, psycopg.OperationalError):
+                    raise
+                del self._plan[name]
+                message = self._switched_off(name, exc)
+                self._off_messages.append(message)
+                if name == "statements":
+                    self._statements_off = message
+        hints = limitations(self._caps)
+        if "statements" not in self._plan:  # moot: statements are off altogether
+            hints = [m for m in hints if not m.startswith("statements:")]
+        self._messages = hints + self._off_messages
+
+    def _switched_off(self, name: str, exc: psycopg.Error) -> str:
+        assert self._caps is not None
+        caps = self._caps
+        if isinstance(exc, errors.InsufficientPrivilege):
+            schema = quote_ident(caps.pss_schema or "public")
+            hint = SPECS[name].grant.format(role=quote_ident(caps.user), schema=schema)
+            return f"{name}: switched off ({_first_line(exc)}): {hint}"
+        if isinstance(exc, errors.ObjectNotInPrerequisiteState) and name.startswith("statement"):
+            return (
+                f"{name}: switched off ({_first_line(exc)}): add pg_stat_statements to "
+                "shared_preload_libraries and restart the server"
+            )
+        if isinstance(exc, _UNSUPPORTED):
+            return f"{name}: not supported by this server ({_first_line(exc)})"
+        return f"{name}: switched off ({_first_line(exc)})"
+
+    # ------------------------------------------------------------------ ticks
+
+    def _query(self, name: str, probe: Probe) -> Query:
+        assert self._caps is not None
+        statement = compose(probe, self._caps.pss_schema)
+        if name == "statements":
+            return Query(statement, tuples=True, binary=True)
+        if name == "statement_texts":
+            return Query(statement, {"queryids": self._tracker.wanted_texts[:1000]}, tuples=True)
+        return Query(statement)
+
+    def _tick_queries(self) -> tuple[list[str], list[Query]]:
+        assert self._caps is not None
+        keys = list(self._plan)
+        if "statements" in self._plan:
+            if self._tracker.wanted_texts and not self._texts_off:
+                keys.append("statement_texts")
+            stale = self._names_at is None or (
+                self._tracker.unknown_oids and time.monotonic() - self._names_at > _NAMES_REFRESH_S
+            )
+            if stale:
+                keys.append("names")
+        queries = []
+        for key in keys:
+            probe = self._plan.get(key) or resolve(
+                key, self._caps.version_num, self._caps.pss_version
+            )
+            assert probe is not None
+            queries.append(self._query(key, probe))
+        return keys, queries
+
+    def _cancel_message(self, exc: errors.QueryCanceled) -> str:
+        if "statement timeout" in str(exc):
+            ms = self._settings.statement_timeout_ms
+            return f"poll timed out after {ms} ms (statement_timeout)"
+        return f"poll cancelled: {_first_line(exc)}"
+
+    def _failed_tick(self, error: str, started: float) -> Sample:
+        return Sample(
+            source=self._name,
+            taken_at=datetime.now(UTC),
+            connected=True,
+            info=self._info,
+            poll_ms=(time.perf_counter() - started) * 1000.0,
+            error=error,
+            statements_status=self._off_status(),
+            messages=tuple(self._messages),
+        )
+
+    def _off_status(self) -> StatementsStatus | None:
+        if self._statements_off is not None:
+            return StatementsStatus(available=False, reason=self._statements_off)
+        return None
+
+    def _sample(self, results: Mapping[str, list[Any]], poll_ms: float) -> Sample:
+        caps = self._caps
+        assert caps is not None
+        taken_at = datetime.now(UTC)
+        server_row = results["server"][0] if results.get("server") else None
+        now = server_row["server_now"] if server_row else taken_at
+        seconds = interval_s(self._prev_now, now)
+
+        backends = tuple(conv.backend(r) for r in results.get("activity", ()))
+        stats = None
+        if server_row is not None:
+            stats = conv.server_stats(
+                server_row, self._prev_server, seconds, backends, caps.max_connections
+            )
+            self._prev_server = server_row
+        self._prev_now = now
+
+        waits = [conv.wait(r) for r in results.get("locks", ())]
+        replication = Replication(
+            role=caps.role,
+            replicas=tuple(conv.replica(r) for r in results.get("replicas", ())),
+            slots=tuple(conv.slot(r) for r in results.get("slots", ())),
+            archiver=conv.archiver(results["archiver"][0]) if results.get("archiver") else None,
+            standby=conv.standby(results["standby"][0]) if results.get("standby") else None,
+        )
+
+        if "names" in results:
+            self._names_at = time.monotonic()
+            self._roles = {r["oid"]: r["name"] for r in results["names"] if r["kind"] == "role"}
+            self._databases = {
+                r["oid"]: r["name"] for r in results["names"] if r["kind"] == "database"
+            }
+        if "statement_texts" in results:
+            self._tracker.texts.store(results["statement_texts"], self._tracker.wanted_texts[:1000])
+        statements: tuple[Any, ...] = ()
+        status = self._off_status()
+        if "statements" in results:
+            info = results.get("statements_info")
+            statements, status = self._tracker.update(
+                results["statements"],
+                info[0] if info else None,
+                seconds,
+                self._roles,
+                self._databases,
+            )
+        return Sample(
+            source=self._name,
+            taken_at=taken_at,
+            connected=True,
+            info=self._info,
+            interval_s=seconds,
+            poll_ms=poll_ms,
+            stats=stats,
+            activity=backends,
+            summary=conv.summary(backends),
+            locks=build_tree(backends, waits),
+            lock_counts=count_waits(waits),
+            replication=replication,
+            statements=statements,
+            statements_status=status,
+            progress=tuple(conv.progress(r) for r in results.get("progress", ())),
+            messages=tuple(self._messages),
+        )
+
+    # ------------------------------------------------------------------ connection loss
+
+    async def _lost(self, exc: BaseException | None) -> ConnectionLostError:
+        await self._drop()
+        reason = _first_line(exc) if exc is not None else "the connection broke"
+        return ConnectionLostError(f"{self._name}: lost the connection ({reason})")
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(Exception):
+                await conn.close()

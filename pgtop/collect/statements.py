@@ -1,0 +1,219 @@
+"""pg_stat_statements between ticks: per-interval rates, reset detection, and the text cache.
+
+Each tick reads every entry's numeric columns (``showtext := false``; see the statements SQL for
+the column order). Texts are fetched only for queryids the cache lacks, in the NEXT tick's round
+trip, and only for the top ``text_budget`` entries of the current order, so a pg_stat_statements
+larger than the cache never makes pgtop fetch texts every tick.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pgtop.collect.rates import decreased
+from pgtop.collect.rows import utc
+from pgtop.model import Statement, StatementsStatus
+
+__all__ = ["COLUMNS", "StatementTracker", "TextCache"]
+
+# The statements probe's columns, in order (every variant returns exactly these).
+COLUMNS = (
+    "userid",
+    "dbid",
+    "toplevel",
+    "queryid",
+    "calls",
+    "total_exec_time",
+    "rows",
+    "shared_blks_hit",
+    "shared_blks_read",
+    "temp_blks",
+    "io_ms",
+    "mean_exec_time",
+    "stddev_exec_time",
+    "min_exec_time",
+    "max_exec_time",
+)
+_USERID, _DBID, _TOPLEVEL, _QUERYID = 0, 1, 2, 3
+_CALLS, _EXEC, _ROWS, _HIT, _READ, _TEMP, _IO = 4, 5, 6, 7, 8, 9, 10
+_MEAN, _STDDEV, _MIN, _MAX = 11, 12, 13, 14
+_COUNTERS = slice(_CALLS, _IO + 1)
+
+Key = tuple[int, int, bool | None, int]
+
+
+class TextCache:
+    """Query texts by queryid: LRU, bounded by entry count; very long texts are cut."""
+
+    def __init__(self, capacity: int = 5000, max_chars: int = 65536) -> None:
+        self.capacity = capacity
+        self.max_chars = max_chars
+        self._texts: OrderedDict[int, str] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __contains__(self, queryid: object) -> bool:
+        return queryid in self._texts
+
+    def get(self, queryid: int) -> str | None:
+        text = self._texts.get(queryid)
+        if text is not None:
+            self._texts.move_to_end(queryid)
+        return text
+
+    def put(self, queryid: int, text: str) -> None:
+        if len(text) > self.max_chars:
+            text = text[: self.max_chars] + " …"
+        self._texts[queryid] = text
+        self._texts.move_to_end(queryid)
+        while len(self._texts) > self.capacity:
+            self._texts.popitem(last=False)
+
+    def store(self, rows: Iterable[Sequence[Any]], asked: Iterable[int]) -> None:
+        """Keep fetched ``(queryid, query)`` rows; ids asked for but gone are cached as ""."""
+        found: dict[int, str] = {}
+        for queryid, query in rows:
+            # another role's entry may read "<insufficient privilege>": prefer a real text
+            if queryid not in found or found[queryid].startswith("<insufficient"):
+                found[int(queryid)] = query or ""
+        for queryid in asked:
+            self.put(queryid, found.get(queryid, ""))
+
+
+class StatementTracker:
+    """Turns successive statements-probe results into Statement records with interval rates."""
+
+    def __init__(
+        self,
+        texts: TextCache | None = None,
+        *,
+        text_budget: int = 1000,
+        urgent: int = 50,
+        backlog_every: int = 10,
+    ) -> None:
+        self.texts = texts if texts is not None else TextCache()
+        self.text_budget = text_budget
+        self.urgent = urgent  # missing texts in the top this many: fetch on the next tick
+        self.backlog_every = backlog_every  # other missing texts: at most every this many ticks
+        self._since_fetch = backlog_every
+        self._previous: dict[Key, Sequence[Any]] = {}
+        self._info: tuple[int | None, datetime | None] | None = None
+        self._pending_reset = False
+        self.wanted_texts: list[int] = []
+        self.unknown_oids = False
+
+    def forget(self, *, reset: bool = False) -> None:
+        """Drop the previous snapshot (new server or restart); ``reset`` flags the next status."""
+        self._previous = {}
+        self._info = None
+        self._pending_reset = self._pending_reset or reset
+
+    def update(
+        self,
+        rows: Sequence[Sequence[Any]],
+        info: Mapping[str, Any] | None,
+        seconds: float | None,
+        roles: Mapping[int, str],
+        databases: Mapping[int, str],
+    ) -> tuple[tuple[Statement, ...], StatementsStatus]:
+        dealloc = int(info["dealloc"]) if info and info["dealloc"] is not None else None
+        stats_reset = utc(info["stats_reset"]) if info else None
+        reset = self._pending_reset
+        all_reset = False
+        if self._info is not None:
+            old_dealloc, old_reset = self._info
+            if old_reset != stats_reset or (
+                dealloc is not None and old_dealloc is not None and dealloc < old_dealloc
+            ):
+                reset = all_reset = True
+            elif dealloc != old_dealloc:
+                reset = True  # entries were evicted: a re-added one restarts its counters
+        self._info = (dealloc, stats_reset)
+        self._pending_reset = False
+        if all_reset:
+            seconds = None
+
+        previous = self._previous
+        current: dict[Key, Sequence[Any]] = {}
+        out: list[Statement] = []
+        unknown = False
+        for row in rows:
+            key: Key = (row[_USERID], row[_DBID], row[_TOPLEVEL], row[_QUERYID])
+            current[key] = row
+            prev = previous.get(key)
+            rates: tuple[float | None, ...] = (None,) * 8
+            if prev is not None and seconds:
+                if decreased(prev[_COUNTERS], row[_COUNTERS]):
+                    reset = True
+                else:
+                    rates = _rates(prev, row, seconds)
+            user = roles.get(row[_USERID])
+            database = databases.get(row[_DBID])
+            unknown = unknown or user is None or database is None
+            out.append(
+                Statement(
+                    queryid=row[_QUERYID],
+                    user=user,
+                    database=database,
+                    query=self.texts.get(row[_QUERYID]) or "",
+                    calls_per_s=rates[0],
+                    exec_ms_per_s=rates[1],
+                    mean_ms_interval=rates[2],
+                    rows_per_s=rates[3],
+                    shared_hit_per_s=rates[4],
+                    shared_read_per_s=rates[5],
+                    temp_blks_per_s=rates[6],
+                    io_ms_per_s=rates[7],
+                    calls=int(row[_CALLS]),
+                    total_exec_ms=float(row[_EXEC]),
+                    mean_ms=float(row[_MEAN]),
+                    stddev_ms=float(row[_STDDEV]),
+                    min_ms=float(row[_MIN]),
+                    max_ms=float(row[_MAX]),
+                    rows=int(row[_ROWS]),
+                    shared_hit=int(row[_HIT]),
+                    shared_read=int(row[_READ]),
+                )
+            )
+        self._previous = current
+        self.unknown_oids = unknown
+        out.sort(key=_order)
+        wanted = [s.queryid for s in out[: self.text_budget] if s.queryid not in self.texts]
+        urgent = any(s.queryid not in self.texts for s in out[: self.urgent])
+        self._since_fetch += 1
+        # Reading texts makes the server read its whole query-text file: do it for the rows
+        # people look at right away, for the long tail only now and then.
+        due = urgent or self._since_fetch >= self.backlog_every
+        self.wanted_texts = wanted if due else []
+        if self.wanted_texts:
+            self._since_fetch = 0
+        status = StatementsStatus(
+            available=True, dealloc=dealloc, stats_reset=stats_reset, reset_detected=reset
+        )
+        return tuple(out), status
+
+
+def _rates(prev: Sequence[Any], row: Sequence[Any], seconds: float) -> tuple[float | None, ...]:
+    calls = row[_CALLS] - prev[_CALLS]
+    exec_ms = row[_EXEC] - prev[_EXEC]
+    return (
+        calls / seconds,
+        exec_ms / seconds,
+        exec_ms / calls if calls else None,
+        (row[_ROWS] - prev[_ROWS]) / seconds,
+        (row[_HIT] - prev[_HIT]) / seconds,
+        (row[_READ] - prev[_READ]) / seconds,
+        (row[_TEMP] - prev[_TEMP]) / seconds,
+        (row[_IO] - prev[_IO]) / seconds,
+    )
+
+
+def _order(s: Statement) -> tuple[int, float]:
+    """By interval exec time per second, descending; entries without a rate after, by total."""
+    if s.exec_ms_per_s is not None:
+        return (0, -s.exec_ms_per_s)
+    return (1, -s.total_exec_ms)

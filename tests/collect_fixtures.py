@@ -1,0 +1,128 @@
+"""Helpers for the PostgreSQL collector tests: scratch roles and databases that always go away,
+superuser sessions, and polling until the server shows what a test arranged."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+
+import psycopg
+from psycopg import sql
+
+from pgtop.collect.postgres import PostgresSource
+from pgtop.config import ConnectionSettings
+from pgtop.lab import SUPERUSER, Lab
+from pgtop.model import Sample
+
+
+def su(lab: Lab, dbname: str = "app", *, replica: bool = False) -> psycopg.Connection[tuple]:  # type: ignore[type-arg]
+    """An autocommit superuser session on the lab primary (or replica)."""
+    endpoint = lab.replica if replica else lab.primary
+    assert endpoint is not None
+    return psycopg.connect(endpoint.dsn(SUPERUSER, dbname), autocommit=True)
+
+
+@contextlib.contextmanager
+def scratch_database(
+    lab: Lab, name: str, *, extension_version: str | None = None, sql_ascii: bool = False
+) -> Iterator[str]:
+    """A database that exists for the block (with pg_stat_statements at a given version)."""
+    with su(lab, "postgres") as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if sql_ascii:
+            create += sql.SQL(
+                " ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+            )
+        conn.execute(create)
+    try:
+        if extension_version is not None:
+            with su(lab, name) as conn:
+                conn.execute(
+                    sql.SQL("CREATE EXTENSION pg_stat_statements VERSION {}").format(
+                        sql.Literal(extension_version)
+                    )
+                )
+        yield name
+    finally:
+        with su(lab, "postgres") as conn:
+            # pg_stat_statements outlives the database: forget its entries (a SQL_ASCII one
+            # may hold texts that are not valid UTF-8)
+            conn.execute(
+                "SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database WHERE datname = %s",
+                (name,),
+            )
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextlib.contextmanager
+def scratch_role(
+    lab: Lab, name: str, *, role_settings: Mapping[str, str] | None = None
+) -> Iterator[str]:
+    """A LOGIN role WITHOUT pg_monitor for the block; yields its DSN on the primary's app db."""
+    password = secrets.token_urlsafe(16)
+    with su(lab, "postgres") as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(name), sql.Literal(password)
+            )
+        )
+        for key, value in (role_settings or {}).items():
+            conn.execute(
+                sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                    sql.Identifier(name), sql.Identifier(key), sql.Literal(value)
+                )
+            )
+    try:
+        yield lab.primary.dsn(name, "app", password=password)
+    finally:
+        with su(lab, "postgres") as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (name,),
+            )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+                    break
+                except psycopg.errors.DependentObjectsStillReferenced:
+                    time.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    dsn: str, *, name: str = "primary", settings: ConnectionSettings | None = None
+) -> AsyncIterator[PostgresSource]:
+    source = PostgresSource(dsn, name=name, settings=settings)
+    await source.connect()
+    try:
+        yield source
+    finally:
+        await source.close()
+
+
+async def poll_until(
+    source: PostgresSource,
+    predicate: Callable[[Sample], bool],
+    *,
+    timeout_s: float = 15.0,
+    every_s: float = 0.2,
+    what: str = "condition",
+) -> Sample:
+    """Poll until ``predicate(sample)`` holds; fail with the last sample's gist otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        sample = await source.poll()
+        if sample.error is None and predicate(sample):
+            return sample
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last error={sample.error!r}")
+        await asyncio.sleep(every_s)
