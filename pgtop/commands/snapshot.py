@@ -49,7 +49,7 @@ async def _collect(targets: Targets, config: Any, duration: float, interval: flo
     from pgtop.collect.sampler import Sampler
 
     sampler = Sampler(
-        make_sources(targets, config),  # type: ignore[arg-type]
+        make_sources(targets, config),
         interval=interval,
         thresholds=config.thresholds,
         history_minutes=config.monitor.history_minutes,
@@ -98,9 +98,7 @@ def build_document(
         "lock_counts": primary.lock_counts if isinstance(primary, Sample) else [],
         "replication": {
             "primary": primary.replication if isinstance(primary, Sample) else None,
-            "replicas": [
-                _server(r) | {"replication": getattr(r, "replication", None)} for r in replicas
-            ],
+            "replicas": [_replica(r) for r in replicas],
         },
         "pools": _pools(bouncer),
         "statements": {
@@ -124,6 +122,10 @@ def _server(sample: AnySample | None) -> dict[str, Any] | None:
         "stats": sample.stats if isinstance(sample, Sample) else None,
         "messages": sample.messages,
     }
+
+
+def _replica(sample: AnySample) -> dict[str, Any]:
+    return {**(_server(sample) or {}), "replication": getattr(sample, "replication", None)}
 
 
 def _pools(sample: BouncerSample | None) -> dict[str, Any] | None:

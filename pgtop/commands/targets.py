@@ -16,6 +16,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from pgtop import logs
+from pgtop.collect.source import Source
 from pgtop.config import Config, ConnectionSettings
 from pgtop.conninfo import (
     check_option_values,
@@ -149,14 +150,14 @@ def without_unsafe_passfile(dsn: str | None) -> str | None:
     return make_conninfo(dsn or "", passfile=os.path.join(problem.path, "ignored-unsafe"))
 
 
-def make_sources(targets: Targets, config: Config) -> list[object]:
+def make_sources(targets: Targets, config: Config) -> list[Source]:
     """The sources to poll, primary first. Imported lazily: the collectors pull in psycopg pools."""
     from pgtop.collect.pgbouncer import BouncerSource
     from pgtop.collect.postgres import PostgresSource
 
     settings = config.connection
     primary = without_unsafe_passfile(targets.primary)
-    sources: list[object] = [PostgresSource(primary, name="primary", settings=settings)]
+    sources: list[Source] = [PostgresSource(primary, name="primary", settings=settings)]
     for dsn in targets.replicas:
         name = f"replica {server_for_display(parse_dsn(dsn))}"
         sources.append(PostgresSource(without_unsafe_passfile(dsn), name=name, settings=settings))
