@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -204,3 +205,24 @@ def test_signal_midway_leaves_nothing(
     assert process.seen, "the watcher saw no process"
     assert [pid for pid in process.seen if pid_alive(pid)] == []
     assert not process.directory.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root switches to an unprivileged OS user")
+def test_binaries_the_server_user_cannot_execute_are_copied_first(
+    pg_install: PgInstall, tmp_path: Path
+) -> None:
+    """As in a venv under /root (mode 700): the lab copies the installation somewhere readable,
+    keeping the layout a wheel's RPATH needs, and the copy starts a working server."""
+    root = pg_install.bindir.resolve().parent
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    site = private / "site"
+    shutil.copytree(root, site / root.parent.name / root.name, symlinks=True)
+    libs = root.parent.parent / f"{root.parent.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, site / libs.name, symlinks=True)
+    hidden = PgInstall(site / root.parent.name / root.name / "bin", pg_install.major, "test")
+    with Lab(hidden, replica=False, pgbouncer=False) as lab:
+        assert not str(lab.install.bindir).startswith(str(private))
+        with psycopg.connect(lab.monitor_dsn()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)

