@@ -151,6 +151,7 @@ def main() -> int:
         print("pg_activity is not installed: pip install pg_activity", file=sys.stderr)
         return 1
     with Lab(find_installation(), replica=False, pgbouncer=False) as lab:
+        major = lab.install.major
         dsn = lab.monitor_dsn()
         load = pgbench(
             lab.install.tool("pgbench"),
@@ -187,7 +188,7 @@ def main() -> int:
                 load.stderr.close()
     print(
         f"{args.clients} pgbench clients (-R {args.rate}), {args.seconds:.0f} s window after "
-        f"{WARM_UP_S:.0f} s warm-up, terminal {cols}x{rows}, PostgreSQL {lab.install.major}"
+        f"{WARM_UP_S:.0f} s warm-up, terminal {cols}x{rows}, PostgreSQL {major}"
     )
     print(f"{'':12} {'CPU s':>8} {'KB/min':>9} {'ticks':>6} {'period s':>9} {'server ms/s':>12}")
     for run in runs:
