@@ -14,6 +14,8 @@ and the aborted transaction is rolled back (one more round trip, only on failure
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +24,7 @@ import psycopg
 from psycopg import pq, sql
 from psycopg.rows import dict_row
 
-__all__ = ["Conn", "Query", "run_batch"]
+__all__ = ["Conn", "Query", "run_batch", "shut_down"]
 
 Conn = psycopg.AsyncConnection[tuple[Any, ...]]
 
@@ -73,3 +75,23 @@ async def run_batch(
             with contextlib.suppress(psycopg.Error):
                 await conn.execute(sql.SQL("ROLLBACK"))
         raise
+
+
+def shut_down(conn: psycopg.AsyncConnection[Any] | None) -> bool:
+    """Shut the connection's socket down, synchronously, without closing it.
+
+    For a server that hangs (SIGSTOP, a dead host behind a live link): a pending query sees
+    end-of-file at once and fails with a lost connection, instead of psycopg cancelling it
+    (which would ask the hung server to cancel, and wait). libpq keeps its descriptor until the
+    connection is closed, so it is never reused under the pending call. False when there was
+    no open socket to shut down.
+    """
+    if conn is None or conn.closed:
+        return False
+    try:
+        fd = conn.pgconn.socket
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, psycopg.Error):
+        return False
+    return True

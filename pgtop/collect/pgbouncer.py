@@ -23,6 +23,7 @@ from psycopg import AsyncClientCursor, AsyncConnection
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 
+from pgtop.collect.batch import shut_down
 from pgtop.collect.pgbouncer_rows import (
     ADMIN_DATABASE,
     StatsTotals,
@@ -188,6 +189,10 @@ class BouncerSource:
         if conn is not None and not conn.closed:
             with contextlib.suppress(psycopg.Error):
                 await conn.close()
+
+    def abandon(self) -> bool:
+        """PgBouncer does not answer: make a pending SHOW fail now (the sampler's hang limit)."""
+        return shut_down(self._conn)
 
     # -- polling -----------------------------------------------------------------------------
 

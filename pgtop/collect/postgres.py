@@ -19,7 +19,7 @@ import psycopg
 from psycopg import errors
 
 from pgtop.collect import rows as conv
-from pgtop.collect.batch import Conn, Query, run_batch
+from pgtop.collect.batch import Conn, Query, run_batch, shut_down
 from pgtop.collect.capabilities import (
     PLAYBOOK_SETTINGS,
     Capabilities,
@@ -38,6 +38,7 @@ from pgtop.config import ConnectionSettings
 from pgtop.conninfo import describe_connect_error, parse_dsn
 from pgtop.model import (
     Replication,
+    Role,
     Sample,
     ServerInfo,
     StatementsStatus,
@@ -57,6 +58,15 @@ _UNSUPPORTED = (
 )
 _BAD_TEXT = (errors.CharacterNotInRepertoire, errors.UntranslatableCharacter)
 _NAMES_REFRESH_S = 60.0
+
+
+def _gone(conn: Conn, exc: psycopg.Error) -> bool:
+    """The session is gone (not just this statement failed): reconnect."""
+    if conn.broken or conn.closed:
+        return True
+    if not exc.sqlstate:  # raised by libpq itself (the link), not by the server
+        return isinstance(exc, psycopg.OperationalError)
+    return exc.sqlstate[:2] in ("08", "57")  # connection exception, operator intervention
 
 
 def _first_line(exc: BaseException) -> str:
@@ -126,7 +136,7 @@ class PostgresSource:
             raise ConnectionLostError(f"{self._name}: {_first_line(exc)}") from None
         return self._info
 
-    async def poll(self) -> Sample:
+    async def poll(self, *, _again: bool = False) -> Sample:
         """One tick: one round trip. ConnectionLostError when the session is gone."""
         conn = self._conn
         if conn is None or conn.closed or self._caps is None:
@@ -157,7 +167,14 @@ class PostgresSource:
                 f"poll waited too long for a lock (lock_timeout {ms} ms)", started
             )
         except psycopg.Error as exc:
-            if conn.broken or conn.closed or isinstance(exc, psycopg.OperationalError):
+            if _gone(conn, exc):
+                raise await self._lost(exc) from None
+            # A standby promoted under this session fails its standby probe ("recovery is not
+            # in progress"): that is a new role, not a broken connection. One round trip to
+            # tell, on failures only.
+            if not _again and await self._role_changed_now(conn):
+                return await self.poll(_again=True)
+            if isinstance(exc, psycopg.OperationalError):
                 raise await self._lost(exc) from None
             if "statement_texts" in keys and isinstance(exc, _BAD_TEXT):
                 # A text recorded in a SQL_ASCII database is not valid in this one: the server
@@ -172,10 +189,17 @@ class PostgresSource:
             self._reprobe = True  # find and switch off whatever failed, before the next tick
             return self._failed_tick(f"poll failed: {_first_line(exc)}", started)
         poll_ms = (time.perf_counter() - started) * 1000.0
-        return self._sample(dict(zip(keys, results, strict=True)), poll_ms)
+        by_key = dict(zip(keys, results, strict=True))
+        if self._role_changed(by_key) and not _again and await self._role_changed_now(conn):
+            return await self.poll(_again=True)
+        return self._sample(by_key, poll_ms)
 
     async def close(self) -> None:
         await self._drop()
+
+    def abandon(self) -> bool:
+        """The server does not answer: make a pending poll fail now (the sampler's hang limit)."""
+        return shut_down(self._conn)
 
     # ------------------------------------------------------------------ on demand
 
@@ -318,6 +342,29 @@ class PostgresSource:
             assert probe is not None
             queries.append(self._query(key, probe))
         return keys, queries
+
+    async def _role_changed_now(self, conn: Conn) -> bool:
+        """Probe the server again; on a new role (a standby promoted, a primary demoted) adopt
+        it: new plan, new ServerInfo, probe run. ConnectionLostError if that fails."""
+        assert self._caps is not None
+        try:
+            caps = await self._probe_capabilities_retrying(conn)
+            if caps.role is self._caps.role:
+                return False
+            self._adopt(caps)
+            self._info = caps.server_info(self._name, conn.info.host, int(conn.info.port))
+            await self._probe_run()
+        except psycopg.Error as exc:
+            raise await self._lost(exc) from None
+        return True
+
+    def _role_changed(self, results: Mapping[str, list[Any]]) -> bool:
+        assert self._caps is not None
+        rows = results.get("server")
+        if not rows or rows[0].get("in_recovery") is None:
+            return False
+        in_recovery = bool(rows[0]["in_recovery"])
+        return in_recovery != (self._caps.role is Role.STANDBY)
 
     def _cancel_message(self, exc: errors.QueryCanceled) -> str:
         if "statement timeout" in str(exc):

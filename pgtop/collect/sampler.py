@@ -6,6 +6,12 @@ cancelled. A poll with no answer for a whole interval publishes the last data ag
 "no answer for N s" so the UI stays honest while the server hangs; past `hang_limit_s` the
 connection is abandoned and rebuilt. Lost connections are retried with a backoff capped at the
 refresh interval, so fresh data arrives within two intervals of the server coming back.
+
+Abandoning never cancels the psycopg task first: a cancelled query makes psycopg send a cancel
+request to the hung server and wait for it (5 s + 5 s, then warnings). The source's `abandon()`
+shuts the socket down instead, so the pending poll fails at once with a lost connection; the
+poll task is awaited before the next connect (its fd is never reused under it). A connect that
+hangs is watched the same way: a disconnected sample says "connecting: no answer for N s".
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from pgtop.collect.source import ConnectionLostError, Source
 from pgtop.config import Thresholds
@@ -29,6 +35,7 @@ from pgtop.model import AnySample, BouncerSample, Role, Sample, ServerInfo
 log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 0.5
+SETTLE_S = 2.0  # how long an abandoned poll or connect may take to notice its dead socket
 MAX_INTERVAL_S = 60.0
 FIRST_BACKOFF_S = 0.25
 LATE_JITTER_S = 0.01  # timer jitter, not a tick delayed by a slow poll
@@ -38,8 +45,18 @@ def clamp_interval(seconds: float) -> float:
     return min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, seconds))
 
 
+@runtime_checkable
+class Abandonable(Protocol):
+    """A source that can drop its connection at once, synchronously, even under a pending
+    poll (socket shutdown: the poll fails fast instead of waiting on a hung server)."""
+
+    def abandon(self) -> bool:
+        """Shut the connection down; False when there was none (nothing will fail faster)."""
+        ...
+
+
 def next_backoff(previous: float | None, cap: float) -> float:
-    """0.25, 0.5, 1, 2 … never more than `cap` (the refresh interval, at least 1 s)."""
+    """0.25, 0.5, 1, 2 … never more than `cap` (the refresh interval)."""
     if previous is None:
         return min(FIRST_BACKOFF_S, cap)
     return min(previous * 2, cap)
@@ -187,7 +204,7 @@ class _SourceLoop:
                 backoff = None
                 await self._ticks()
             else:
-                backoff = next_backoff(backoff, max(1.0, self.sampler.interval))
+                backoff = next_backoff(backoff, self.sampler.interval)
                 await asyncio.sleep(backoff)
 
     async def close(self) -> None:
@@ -203,11 +220,28 @@ class _SourceLoop:
                 await asyncio.wait_for(self.wake.wait(), remaining)
 
     async def _connect(self) -> bool:
+        """Connect, republishing "connecting: no answer for N s" while a hung server holds the
+        attempt; give up (and abandon the half-open session) at the hang limit."""
+        started, since = self.sampler.now(), datetime.now(UTC)
+        attempt = asyncio.ensure_future(self.source.connect())
         try:
-            self.info = await asyncio.wait_for(self.source.connect(), self.sampler.hang_limit_s)
-        except (ConnectionLostError, TimeoutError, OSError) as exc:
-            self._lost("connect timed out" if isinstance(exc, TimeoutError) else str(exc))
+            while True:
+                done, _ = await asyncio.wait({attempt}, timeout=self.sampler.interval)
+                if done:
+                    self.info = attempt.result()
+                    break
+                waited = self.sampler.now() - started
+                if waited >= self.sampler.hang_limit_s:
+                    await self._abandon(attempt)
+                    self._lost(f"connecting: no answer for {waited:.0f} s")
+                    return False
+                self._emit_connecting(waited, self.disconnected_since or since)
+        except (ConnectionLostError, OSError) as exc:
+            self._lost(str(exc))
             return False
+        except asyncio.CancelledError:
+            await self._settle(attempt)
+            raise
         self.connected = True
         return True
 
@@ -236,9 +270,7 @@ class _SourceLoop:
                     return poll.result()
                 waited = self.sampler.now() - started
                 if waited >= self.sampler.hang_limit_s:
-                    poll.cancel()
-                    await asyncio.wait({poll}, timeout=2)
-                    await self.close()
+                    await self._abandon(poll)
                     self._lost(f"no answer for {waited:.0f} s: connection abandoned")
                     return None
                 self._emit_stalled(waited)
@@ -246,8 +278,38 @@ class _SourceLoop:
             self._lost(str(exc))
             return None
         except asyncio.CancelledError:
-            poll.cancel()
+            await self._settle(poll)  # the sampler stops: never leave psycopg cancelling
             raise
+
+    async def _abandon(self, pending: asyncio.Future[Any]) -> None:
+        """Drop the connection under a pending poll or connect, wait for that call to end,
+        close the source."""
+        await self._settle(pending)
+        await self.close()
+
+    async def _settle(self, pending: asyncio.Future[Any]) -> None:
+        """End a pending call of the source, quickly, without asking a hung server anything.
+
+        The socket is shut down first (the pending call fails at once with a lost
+        connection); cancelling comes only after that, since a cancelled psycopg query first
+        asks the hung server to cancel it and waits for the answer (5 s, then 5 s more).
+        Whatever the call ends with is consumed here: nothing is logged as "never retrieved".
+        """
+        if pending.done():
+            _consume(pending)
+            return
+        shut = False
+        if isinstance(self.source, Abandonable):
+            with contextlib.suppress(Exception):
+                shut = self.source.abandon()
+        if shut:
+            await asyncio.wait({pending}, timeout=SETTLE_S)
+        if not pending.done():
+            pending.cancel()
+            await asyncio.wait({pending}, timeout=SETTLE_S)
+        pending.add_done_callback(_consume)
+        if not pending.done():
+            log.warning("%s: an abandoned call is still pending", self.source.name)
 
     def _emit(self, sample: AnySample) -> None:
         self.disconnected_since = None
@@ -264,6 +326,13 @@ class _SourceLoop:
         else:
             stalled = self._bare_sample(note, now, connected=True)
         self.publish(stalled)
+
+    def _emit_connecting(self, waited_s: float, since: datetime) -> None:
+        """A connect the server does not answer: say so each interval (not kept in history)."""
+        sample = self._bare_sample(
+            f"connecting: no answer for {waited_s:.0f} s", datetime.now(UTC), connected=False
+        )
+        self.publish(replace(sample, disconnected_since=since))
 
     def _lost(self, error: str) -> None:
         if self.connected or self.disconnected_since is None:
@@ -292,6 +361,12 @@ class _SourceLoop:
         if _is_bouncer(self.source, self.info, self.last):
             return BouncerSample(**common)
         return Sample(**common)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    """Retrieve a finished call's outcome (a lost connection is expected when abandoning)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _is_bouncer(source: Source, info: ServerInfo | None, last: AnySample | None) -> bool:

@@ -1,7 +1,9 @@
 -- Each tick: cumulative counters summed over pg_stat_database (rates are deltas in Python),
--- wraparound distance and uptime. now() is the server's clock for the interval.
+-- wraparound distance and uptime. now() is the server's clock for the interval. in_recovery
+-- tells the source when a standby was promoted under its session (it re-probes then).
 SELECT
     now() AS server_now,
+    pg_is_in_recovery() AS in_recovery,
     extract(epoch FROM now() - pg_postmaster_start_time())::float8 AS uptime_s,
     d.commits,
     d.rollbacks,
