@@ -190,3 +190,22 @@ async def test_unreachable_source_publishes_disconnected_samples_with_retries() 
 )
 def test_backoff_doubles_up_to_the_cap(previous: float | None, cap: float, expected: float) -> None:
     assert next_backoff(previous, cap) == expected
+
+
+def test_history_keeps_only_slim_samples() -> None:
+    from pgtop.collect.sampler import History
+    from pgtop.model import Backend
+
+    backend = Backend(
+        pid=1, database="d", user="u", application="a", client=None, backend_type="client backend",
+        state="idle", wait_event_type=None, wait_event=None, backend_start=None, xact_start=None,
+        query_start=None, state_change=None, query_s=None, xact_s=None, state_s=None,
+        xid_age=None, xmin_age=None, leader_pid=None, query="SELECT 1",
+    )  # fmt: skip
+    history = History(3)
+    for _ in range(5):
+        history.append(
+            Sample(source="p", taken_at=datetime.now(UTC), connected=True, activity=(backend,) * 50)
+        )
+    assert len(history) == 3
+    assert all(sample.activity == () for sample in history.connected())

@@ -325,7 +325,7 @@ class PostgresSource:
 
     def _tick_queries(self) -> tuple[list[str], list[Query]]:
         assert self._caps is not None
-        keys = list(self._plan)
+        keys = self._tracker.tick_keys(self._plan)  # large pg_stat_statements: read on a budget
         if "statements" in self._plan:
             if self._tracker.wanted_texts and not self._texts_off:
                 keys.append("statement_texts")
@@ -425,10 +425,10 @@ class PostgresSource:
             self._tracker.texts.store(results["statement_texts"], self._tracker.wanted_texts[:1000])
         statements: tuple[Any, ...] = ()
         status = self._off_status()
-        if "statements" in results:
+        if "statements" in self._plan:
             info = results.get("statements_info")
             statements, status = self._tracker.update(
-                results["statements"],
+                results.get("statements"),  # None: not read this tick
                 info[0] if info else None,
                 seconds,
                 self._roles,

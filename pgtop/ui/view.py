@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pgtop.model import AnySample, BouncerSample, Sample
 from pgtop.ui.format import Palette
@@ -17,13 +17,29 @@ __all__ = ["History", "MonitorView"]
 
 
 class History:
-    """The last ``maxlen`` samples of every source (for charts), oldest first."""
+    """The last ``maxlen`` samples of every source (for charts), oldest first.
+
+    Only what charts read is kept: a PostgreSQL sample is stored without its per-row data
+    (activity and its summary, statements, locks, progress). An hour of 0.5 s ticks on a server
+    with 2,000 backends would otherwise hold 7,200 x 2,000 Backend records (gigabytes), and every
+    one of them would be walked by each full garbage collection.
+    """
 
     def __init__(self, maxlen: int = 3600) -> None:
         self.maxlen = maxlen
         self._by_source: dict[str, deque[AnySample]] = {}
 
     def add(self, sample: AnySample) -> None:
+        if isinstance(sample, Sample):
+            sample = replace(
+                sample,
+                activity=(),
+                summary=None,
+                statements=(),
+                locks=(),
+                lock_counts=(),
+                progress=(),
+            )
         ring = self._by_source.get(sample.source)
         if ring is None:
             ring = self._by_source[sample.source] = deque(maxlen=self.maxlen)

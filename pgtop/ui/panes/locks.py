@@ -90,11 +90,18 @@ COLUMNS: tuple[Col[LockRow], ...] = (
 )
 
 COUNT_COLUMNS: tuple[Col[LockCount], ...] = (
-    Col("relation", "relation", 30, lambda c, _p: cell(c.relation or "")),
-    Col("locktype", "locktype", 14, lambda c, _p: cell(c.locktype)),
-    Col("mode", "mode", 24, lambda c, _p: cell(c.mode)),
-    Col("count", "ungranted", 10, lambda c, _p: num(str(c.count)), sort=lambda c: c.count),
-    Col("pad", "", None, lambda _c, _p: Text(""), min_width=1),
+    # the relation takes what is left, so the count stays on screen at 80 columns
+    Col("relation", "relation", None, lambda c, _p: cell(c.relation or ""), min_width=16),
+    Col("locktype", "locktype", 14, lambda c, _p: cell(c.locktype), priority=1),
+    Col("mode", "mode", 22, lambda c, _p: cell(c.mode)),
+    Col(
+        "count",
+        "ungranted",
+        11,
+        lambda c, _p: num(str(c.count)),
+        sort=lambda c: c.count,
+        justify="right",
+    ),
 )
 
 

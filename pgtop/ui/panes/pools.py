@@ -39,12 +39,19 @@ def _maxwait(pool: Pool, p: Palette) -> Text:
 
 
 POOL_COLUMNS: tuple[Col[Pool], ...] = (
-    Col("database", "database", 14, lambda x, _p: cell(x.database)),
-    Col("user", "user", 12, lambda x, _p: cell(x.user)),
+    Col("database", "database", 12, lambda x, _p: cell(x.database)),
+    Col("user", "user", 10, lambda x, _p: cell(x.user)),
     Col("cl_active", "cl act", 6, lambda x, _p: num(str(x.cl_active)), sort=lambda x: x.cl_active),
     Col("cl_waiting", "cl wait", 9, _waiting, sort=lambda x: x.cl_waiting),
     Col("sv_active", "sv act", 6, lambda x, _p: num(str(x.sv_active)), sort=lambda x: x.sv_active),
-    Col("sv_idle", "sv idle", 7, lambda x, _p: num(str(x.sv_idle)), sort=lambda x: x.sv_idle),
+    Col(
+        "sv_idle",
+        "sv idle",
+        7,
+        lambda x, _p: num(str(x.sv_idle)),
+        sort=lambda x: x.sv_idle,
+        priority=1,
+    ),
     Col(
         "sv_used",
         "sv used",
@@ -68,7 +75,7 @@ POOL_COLUMNS: tuple[Col[Pool], ...] = (
 )
 
 STATS_COLUMNS: tuple[Col[BouncerStats], ...] = (
-    Col("database", "database", 14, lambda s, _p: cell(s.database)),
+    Col("database", "database", 12, lambda s, _p: cell(s.database)),
     Col(
         "xact", "xact/s", 8, lambda s, _p: num(fmt_rate(s.xact_per_s)), sort=lambda s: s.xact_per_s
     ),
@@ -81,9 +88,10 @@ STATS_COLUMNS: tuple[Col[BouncerStats], ...] = (
     ),
     Col("avg_xact", "avg xact ms", 11, lambda s, _p: num(fmt_ms(s.avg_xact_ms))),
     Col("avg_query", "avg query ms", 12, lambda s, _p: num(fmt_ms(s.avg_query_ms))),
-    Col("avg_wait", "avg wait ms", 11, lambda s, _p: num(fmt_ms(s.avg_wait_ms))),
-    Col("in", "in/s", 10, lambda s, _p: num(fmt_bytes(s.bytes_in_per_s)), priority=2),
-    Col("out", "out/s", None, lambda s, _p: num(fmt_bytes(s.bytes_out_per_s)), min_width=10),
+    Col("avg_wait", "avg wait ms", 11, lambda s, _p: num(fmt_ms(s.avg_wait_ms)), priority=1),
+    Col("in", "in/s", 10, lambda s, _p: num(fmt_bytes(s.bytes_in_per_s)), priority=3),
+    Col("out", "out/s", 10, lambda s, _p: num(fmt_bytes(s.bytes_out_per_s)), priority=2),
+    Col("pad", "", None, lambda _s, _p: Text(""), min_width=1),
 )
 
 

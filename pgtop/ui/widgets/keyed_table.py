@@ -14,10 +14,12 @@ column keeps at least its ``min_width``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual._two_way_dict import TwoWayDict
@@ -30,6 +32,8 @@ from textual.widgets.data_table import RowKey
 from pgtop.ui.format import Palette
 
 __all__ = ["Col", "KeyedTable"]
+
+SegmentLines = list[list[Segment]]
 
 R = TypeVar("R")
 
@@ -111,6 +115,10 @@ class KeyedTable(DataTable[Text]):
         id: str | None = None,  # noqa: A002 - textual's name
         classes: str | None = None,
     ) -> None:
+        # cell renders kept across updates (see _render_cell); DataTable's __init__ clears it
+        self._cell_lines: dict[
+            tuple[str | None, str | None], tuple[Text, Any, int, SegmentLines]
+        ] = {}
         super().__init__(
             id=id,
             classes=classes,
@@ -130,6 +138,8 @@ class KeyedTable(DataTable[Text]):
         self._visible: tuple[Col[Any], ...] = ()
         self._widths: tuple[int, ...] = ()
         self._shown: dict[str, tuple[Text, ...]] = {}
+        self._rendered: dict[str, tuple[Any, tuple[Text, ...]]] = {}
+        self._next_rendered: dict[str, tuple[Any, tuple[Text, ...]]] = {}
         self._order: list[str] = []
 
     # ------------------------------------------------------------------ public
@@ -173,6 +183,7 @@ class KeyedTable(DataTable[Text]):
     def set_palette(self, palette: Palette) -> None:
         if palette != self.palette:
             self.palette = palette
+            self._rendered = {}
             self._apply()
 
     @property
@@ -186,6 +197,10 @@ class KeyedTable(DataTable[Text]):
     def selected_record(self) -> Any:
         key = self.selected_key
         return None if key is None else self._record_by_key.get(key)
+
+    def record(self, key: str) -> Any:
+        """The record behind row ``key`` (None when there is no such row)."""
+        return self._record_by_key.get(key)
 
     def select_key(self, key: str) -> bool:
         if key not in self._shown:
@@ -287,38 +302,64 @@ class KeyedTable(DataTable[Text]):
                 self.add_column(self._label(spec), width=width, key=spec.key)
             self._shown = {}
             self._order = []
+            self._rendered = {}
             self._apply(selected=selected)
 
     # ------------------------------------------------------------------ the diff
 
+    def _cells_of(self, key: str, record: Any) -> tuple[Text, ...]:
+        """The visible cells of ``record``, rendered once per distinct record: an unchanged
+        record (equal frozen dataclass) reuses last tick's cells, so a quiet row costs one
+        comparison instead of a render per column."""
+        hit = self._rendered.get(key)
+        if hit is not None and (hit[0] is record or hit[0] == record):
+            self._next_rendered[key] = hit
+            return hit[1]
+        palette = self.palette
+        cells = tuple(c.render(record, palette) for c in self._visible)
+        self._next_rendered[key] = (record, cells)
+        return cells
+
     def _rows(self) -> list[tuple[str, tuple[Text, ...]]]:
         palette = self.palette
-        visible = self._visible
+        self._next_rendered = {}
+        rows = [(key, rec, self._cells_of(key, rec)) for key, rec in self._records]
+        self._rendered, self._next_rendered = self._next_rendered, {}
         term = self.filter_text.strip().lower()
-        records = self._records
         if term:
-            specs = self.specs
-            records = [
-                (key, record)
-                for key, record in records
-                if any(term in c.render(record, palette).plain.lower() for c in specs)
+            hidden = [c for c in self.specs if c not in self._visible]
+            rows = [
+                row
+                for row in rows
+                if any(term in cell.plain.lower() for cell in row[2])
+                or any(term in c.render(row[1], palette).plain.lower() for c in hidden)
             ]
         if self.sortable and self.sort_key in self._by_key:
             spec = self._by_key[self.sort_key]
-            getter: Callable[[Any], Any]
+            getter: Callable[[str, Any, tuple[Text, ...]], Any]
             if spec.sort is not None:
-                getter = spec.sort
+                sort = spec.sort
+
+                def getter(_key: str, record: Any, _cells: tuple[Text, ...]) -> Any:
+                    return sort(record)
+
+            elif spec in self._visible:
+                index = self._visible.index(spec)
+
+                def getter(_key: str, _record: Any, cells: tuple[Text, ...]) -> Any:
+                    return cells[index].plain
+
             else:
 
-                def getter(record: Any) -> Any:
+                def getter(_key: str, record: Any, _cells: tuple[Text, ...]) -> Any:
                     return spec.render(record, palette).plain
 
-            present = [(getter(rec), key, rec) for key, rec in records]
+            present = [(getter(*row), row) for row in rows]
             known = [p for p in present if p[0] is not None]
             unknown = [p for p in present if p[0] is None]
             known.sort(key=lambda p: _sort_value(p[0]), reverse=self.reverse)
-            records = [(k, r) for _, k, r in known + unknown]
-        return [(key, tuple(c.render(rec, palette) for c in visible)) for key, rec in records]
+            rows = [row for _, row in known + unknown]
+        return [(key, cells) for key, _, cells in rows]
 
     def _apply(self, selected: str | None = None) -> None:
         if not self._visible:  # not laid out yet: the first resize builds everything
@@ -328,22 +369,25 @@ class KeyedTable(DataTable[Text]):
         rows = self._rows()
         wanted = dict(rows)
         order = [key for key, _ in rows]
+        shown = self._shown
         gone = [key for key in self._order if key not in wanted]
-        new = [key for key in order if key not in self._shown]
+        new = [key for key in order if key not in shown]
         changed: list[tuple[str, str, Text]] = []
         col_keys = [c.key for c in self._visible]
         for key, cells in rows:
-            old = self._shown.get(key)
-            if old is None:
+            old = shown.get(key)
+            if old is None or old is cells:  # new row, or the very cells already shown
                 continue
             for col, a, b in zip(col_keys, old, cells, strict=True):
-                if not _same(a, b):
+                if a is not b and not _same(a, b):
                     changed.append((key, col, b))
         if not gone and not new and not changed and order == self._order:
+            self._shown = wanted
             return  # nothing to do: no repaint
         with self.app.batch_update():
             for key in gone:
                 self.remove_row(key)
+            self._forget(gone)
             for key in new:
                 self.add_row(*wanted[key], key=key)
             for key, col, value in changed:
@@ -354,6 +398,77 @@ class KeyedTable(DataTable[Text]):
             self._shown = wanted
             self._order = order
             self._follow(selected)
+
+    # ------------------------------------------------------------------ painting
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> SegmentLines:
+        """DataTable's cell render, cached across updates.
+
+        DataTable keys its render caches by a counter that every ``update_cell`` bumps, so one
+        changed cell made the next frame re-render every visible cell (~40 ms at 200x50). Here a
+        cell's lines are reused while its value is the very same object (the diff replaces a
+        cell's Text only when it changed) and its style, width and cursor state are the same. A
+        row that only moved gets its lines back with the new row index in the style's meta
+        (what a mouse click reads), which costs a fraction of a render."""
+        if row_index < 0 or column_index < 0:  # header and label cells: rare, not cached
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        if row_key is None or column_key is None:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        value = self._data[row_key][column_key]
+        state = (
+            column_index,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+        )
+        key = (row_key.value, column_key.value)
+        hit = self._cell_lines.get(key)
+        if hit is not None and hit[0] is value and hit[1] == state:
+            if hit[2] == row_index:
+                return hit[3]
+            meta = Style.from_meta({"row": row_index, "column": column_index})
+            lines = [
+                [Segment(seg.text, seg.style + meta if seg.style else meta) for seg in line]
+                for line in hit[3]
+            ]
+        else:
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        self._cell_lines[key] = (value, state, row_index, lines)
+        return lines
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._cell_lines.clear()
+
+    def notify_style_update(self) -> None:
+        self._cell_lines.clear()
+        super().notify_style_update()
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Every column has a fixed width and every row one line: DataTable's measuring of each
+        new cell (to grow auto-width columns) is skipped — 2,000 new rows cost ~200 ms of it."""
+        del new_rows
+        super()._update_dimensions(())
+
+    def _forget(self, keys: Iterable[str]) -> None:
+        """Drop the cached cell renders of rows that left."""
+        columns = [c.key for c in self._visible]
+        for key in keys:
+            for col in columns:
+                self._cell_lines.pop((key, col), None)
 
     def _reorder(self, order: list[str]) -> None:
         """Put the rows in ``order`` (DataTable.sort() cannot sort by row key)."""
