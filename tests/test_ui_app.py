@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -262,6 +263,65 @@ async def test_disconnected_banner_appears_and_disappears(tmp_path: Path) -> Non
         await push(pilot, feed, s.primary(4))
         assert not banner.display
         assert not pane.has_class("-stale")
+
+
+async def test_a_stall_and_a_failed_tick_are_shown_keeping_the_last_data(
+    tmp_path: Path,
+) -> None:
+    feed = PushFeed()
+    app = app_for(feed, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = s.primary(0)
+        await push(pilot, feed, first)
+        banner = app.header_widget.banner
+        pane = app.panes["activity"]
+        # a stall: the sampler republishes the last data, flagged
+        await push(pilot, feed, replace(first, error="no answer for 7 s"))
+        assert banner.display
+        assert "◌ primary: no answer for 7 s · showing the last data" in static_text(banner)
+        assert static_text(pane.status).startswith("◌ no answer for 7 s · ")
+        assert pane.has_class("-stale")
+        assert "4201" in pane.table.shown_keys
+        # a failed tick: connected, an error, no data; the last data stays
+        failed = replace(
+            s.primary(1), error="poll timed out after 2000 ms", stats=None, activity=()
+        )
+        failed = replace(failed, summary=None, statements=(), locks=(), replication=None)
+        await push(pilot, feed, failed)
+        assert app.last_good["primary"] is not failed
+        assert "4201" in pane.table.shown_keys
+        assert "primary: poll timed out after 2000 ms" in static_text(banner)
+        assert static_text(pane.status).startswith("◌ poll timed out after 2000 ms · ")
+        await push(pilot, feed, s.primary(2))
+        assert not banner.display
+        assert not pane.has_class("-stale")
+        assert not static_text(pane.status).startswith("◌")
+
+
+async def test_logging_reaches_the_root_handlers_while_the_app_runs(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    keep = Keep(logging.WARNING)
+    root = logging.getLogger()
+    root.addHandler(keep)
+    try:
+        app = app_for(RecordedFeed([s.primary(0)]), tmp_path)
+        capfd.readouterr()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+            assert logging.getLogger("pgtop").propagate
+            logging.getLogger("pgtop.collect.sampler").warning("primary: lost")
+            logging.getLogger("psycopg").warning("a notice")
+        assert [r.getMessage() for r in records] == ["primary: lost", "a notice"]
+        assert capfd.readouterr().err == ""
+    finally:
+        root.removeHandler(keep)
 
 
 async def test_help_lists_every_binding(tmp_path: Path) -> None:

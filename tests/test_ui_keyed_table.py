@@ -81,3 +81,38 @@ async def test_arrivals_and_departures(tmp_path: Path) -> None:
         assert counter.calls["update_cell"] == 0
         assert counter.calls["clear"] == 0
         assert len(t.shown_keys) == 95 == t.row_count
+
+
+async def test_statements_show_the_top_500_by_the_current_sort(tmp_path: Path) -> None:
+    feed = PushFeed()
+    app = make_app(Config(), feed, state_path=tmp_path / "state.toml")  # type: ignore[arg-type]
+    async with app.run_test(size=(200, 50)) as pilot:
+        pane = app.panes["statements"]
+        t = pane.table
+        many = tuple(
+            s.statement(i, f"SELECT c{i} FROM t", 1.0 + i % 97, float(i), 10 + i, float(i))
+            for i in range(11_153)
+        )
+        await pilot.press("5")
+        await push(pilot, feed, replace(s.primary(0), statements=many))
+        keys = t.shown_keys
+        assert len(keys) == 500
+        # the order over all rows, then the first 500: ms/s descending = the highest ids
+        assert keys == [f"{i}/postgres/app" for i in range(11_152, 11_152 - 500, -1)]
+        assert "top 500 of 11,153" in str(pane.status.render())
+        rendered = len(t._rendered)  # noqa: SLF001
+        assert rendered <= 500  # only the rows shown were rendered
+        # another sort key: the first 500 by calls/s (then stable: the input order)
+        t.action_sort_column(1)
+        await pilot.pause()
+        assert t.sort_key == "calls_per_s"
+        top = sorted(many, key=lambda q: q.calls_per_s or 0, reverse=True)[:500]
+        assert {k.split("/")[0] for k in t.shown_keys} == {str(q.queryid) for q in top}
+        # a filter: the matches among all rows, the count says so
+        t.set_filter("c1234 ")
+        assert t.shown_keys == ["1234/postgres/app"]
+        t.set_filter("")
+        # few statements: no cap, no note
+        await push(pilot, feed, s.primary(1))
+        assert len(t.shown_keys) == len(s.STATEMENTS)
+        assert "top " not in str(pane.status.render())

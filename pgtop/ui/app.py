@@ -37,7 +37,7 @@ from pgtop.ui.panes.statements import StatementsPane
 from pgtop.ui.screens.detail import DetailScreen
 from pgtop.ui.screens.help import HelpScreen, collect_bindings
 from pgtop.ui.theming import build_themes
-from pgtop.ui.view import History, MonitorView
+from pgtop.ui.view import History, MonitorView, has_data
 from pgtop.ui.widgets.header import ServerHeader
 from pgtop.ui.widgets.health_bar import HealthBar, merge_statuses
 from pgtop.ui.widgets.keyed_table import KeyedTable
@@ -141,7 +141,7 @@ class PgtopApp(App[None]):
         self._startup_notes: list[str] = []
         self._theme_ready = False
         self._mounted = False
-        self._handlers: list[tuple[logging.Logger, logging.Handler, bool]] = []
+        self._handlers: list[tuple[logging.Logger, logging.Handler]] = []
         self._setup_themes(theme)
         self.palette = Palette.from_theme(self.current_theme)
 
@@ -190,11 +190,12 @@ class PgtopApp(App[None]):
 
     def on_mount(self) -> None:
         for name in _LOGGERS:
+            # devtools only (``textual console``): never stdout/stderr, where Textual draws.
+            # Propagation stays on, so the log file (pgtop.logs.configure) gets every record.
             logger = logging.getLogger(name)
-            handler = TextualHandler()
-            self._handlers.append((logger, handler, logger.propagate))
+            handler = TextualHandler(stderr=False, stdout=False)
+            self._handlers.append((logger, handler))
             logger.addHandler(handler)
-            logger.propagate = False
         self._theme_ready = True
         self._mounted = True
         if self._startup_notes:
@@ -206,9 +207,8 @@ class PgtopApp(App[None]):
         self._run_feed()
 
     def on_unmount(self) -> None:
-        for logger, handler, propagate in self._handlers:
+        for logger, handler in self._handlers:
             logger.removeHandler(handler)
-            logger.propagate = propagate
         self._handlers.clear()
 
     # ------------------------------------------------------------------ samples
@@ -251,7 +251,9 @@ class PgtopApp(App[None]):
             return
         sample = message.sample
         self.latest[sample.source] = sample
-        if sample.connected:
+        if sample.connected and (has_data(sample) or sample.source not in self.last_good):
+            # a failed tick (connected, no data) keeps the last data on screen, dimmed; a stall
+            # republishes the last data itself
             self.last_good[sample.source] = sample
         if isinstance(sample, Sample):
             self._choose_main(sample)

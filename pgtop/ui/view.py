@@ -13,7 +13,23 @@ from dataclasses import dataclass, field, replace
 from pgtop.model import AnySample, BouncerSample, Sample
 from pgtop.ui.format import Palette
 
-__all__ = ["History", "MonitorView"]
+__all__ = ["History", "MonitorView", "has_data", "stall_note"]
+
+
+def stall_note(sample: AnySample | None) -> str | None:
+    """The error of a *connected* sample: the server did not answer this tick ("no answer for
+    N s", the last data republished) or the tick failed (no data). None for fresh data and for
+    a disconnected source (that has its own banner)."""
+    if sample is None or not sample.connected:
+        return None
+    return sample.error
+
+
+def has_data(sample: AnySample) -> bool:
+    """Whether a sample carries server data (a failed tick carries none)."""
+    if isinstance(sample, BouncerSample):
+        return bool(sample.pools or sample.stats) or sample.clients is not None
+    return sample.stats is not None or bool(sample.activity) or sample.replication is not None
 
 
 class History:
@@ -62,8 +78,8 @@ class History:
         xs: list[float] = []
         ys: list[float] = []
         for sample in ring:
-            if not isinstance(sample, Sample) or not sample.connected:
-                continue
+            if not isinstance(sample, Sample) or not sample.connected or sample.error:
+                continue  # disconnected, failed tick, or the last data republished by a stall
             y = value(sample)
             if y is None:
                 continue
@@ -88,6 +104,10 @@ class MonitorView:
     def stale(self, source: str | None) -> bool:
         sample = self.latest.get(source) if source is not None else None
         return sample is not None and not sample.connected
+
+    def stalled(self, source: str | None) -> str | None:
+        """Connected, but the newest tick brought no fresh data: why ("no answer for 7 s")."""
+        return stall_note(self.latest.get(source) if source is not None else None)
 
     @property
     def main_sample(self) -> Sample | None:

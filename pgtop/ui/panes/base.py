@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
+from pgtop.text import one_line
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col, KeyedTable
 
@@ -55,6 +56,8 @@ class Pane(Vertical):
     SORT: ClassVar[str | None] = None
     REVERSE: ClassVar[bool] = True
     SORTABLE: ClassVar[bool] = True
+    LIMIT: ClassVar[int | None] = None
+    """Show only the first LIMIT rows by the current sort (the status says "top N of M")."""
 
     class CountChanged(Message):
         def __init__(self, pane_id: str, title: str, count: int | None) -> None:
@@ -76,6 +79,7 @@ class Pane(Vertical):
             sort_key=self.SORT,
             reverse=self.REVERSE,
             sortable=self.SORTABLE,
+            limit=self.LIMIT,
             classes="pane-table",
         )
         self.status = Static("", classes="pane-status")
@@ -120,7 +124,8 @@ class Pane(Vertical):
     def show(self, view: MonitorView) -> None:
         """Render ``view``; cheap when nothing changed (the tables diff)."""
         self.view = view
-        self.set_class(view.stale(self.source_of(view)), "-stale")
+        source = self.source_of(view)
+        self.set_class(view.stale(source) or view.stalled(source) is not None, "-stale")
         self.table.set_palette(view.palette)
         rows = self.records(view)
         self.table.set_records(rows)
@@ -150,12 +155,19 @@ class Pane(Vertical):
                 parts.append(f"sort: {spec.title} {arrow}")
         if self.table.filter_text:
             parts.append(f"filter: {self.table.filter_text}")
+        limit = self.table.limit
+        if limit is not None and self.table.matched > limit:
+            parts.append(f"top {limit:,} of {self.table.matched:,}")
         if parts:
             if text.plain:
                 text.append("  ·  ")
             text.append("  ·  ".join(parts), style="italic")
-        if self.has_class("-stale"):
+        source = self.source_of(self.view)
+        stalled = self.view.stalled(source)
+        if self.view.stale(source):
             text = Text.assemble(("◌ stale (disconnected) · ", "bold"), text)
+        elif stalled is not None:
+            text = Text.assemble((f"◌ {one_line(stalled)} · ", "bold"), text)
         self.status.update(text)
 
     # ------------------------------------------------------------------ keys

@@ -263,9 +263,8 @@ class ReplicationPane(Pane):
             ]
         )
         source = view.main if view.main is not None else (standbys[0].source if standbys else None)
-        if source is not None:
-            xs, ys = view.history.series(source, max_replay_lag)
-            self.chart.set_series(xs, ys)
+        if source is not None and self.chart.wants_data():
+            self.chart.set_series(*view.history.series(source, max_replay_lag))
 
     def status_text(self, view: MonitorView) -> Text:
         primaries = self._primaries(view)

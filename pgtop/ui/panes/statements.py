@@ -1,5 +1,6 @@
 """Pane 5, Statements: top pg_stat_statements entries by execution time, per interval (default)
-or cumulative (``t``); the reason when pg_stat_statements is not available."""
+or cumulative (``t``); the reason when pg_stat_statements is not available. Only the top 500 by
+the current sort are shown (the status line says "top 500 of 11,153")."""
 
 from __future__ import annotations
 
@@ -152,10 +153,13 @@ class StatementsPane(Pane):
     title = "Statements"
     COLUMNS = INTERVAL_COLUMNS
     SORT = "exec_ms_per_s"
+    LIMIT = 500  # pg_stat_statements may hold 10,000+ entries: only the top ones are useful
 
     def __init__(self) -> None:
         super().__init__()
         self.cumulative = False
+        self._statements: tuple[Statement, ...] | None = None
+        self._rows: list[tuple[str, Statement]] = []
         self.unavailable = Static("", classes="empty-hint")
         self.unavailable.display = False
 
@@ -166,7 +170,13 @@ class StatementsPane(Pane):
         sample = view.main_sample
         if sample is None:
             return []
-        return [(f"{s.queryid}/{s.user}/{s.database}", s) for s in sample.statements]
+        statements = sample.statements
+        if statements is not self._statements:
+            # a large pg_stat_statements is read every few seconds only: the ticks in between
+            # carry the very same tuple, and the same rows object makes the table skip them
+            self._statements = statements
+            self._rows = [(f"{s.queryid}/{s.user}/{s.database}", s) for s in statements]
+        return self._rows
 
     def render_extra(self, view: MonitorView) -> None:
         sample = view.main_sample

@@ -1,5 +1,6 @@
 """The header: who we watch (version, host:port/db, user, role, uptime), the refresh interval or
-PAUSED, and a one-line banner per disconnected source."""
+PAUSED, and a one-line banner per disconnected source and per connected source whose newest
+tick brought no fresh data (no answer yet, or a failed tick)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from textual.widgets import Static
 from pgtop.model import AnySample, Sample
 from pgtop.text import one_line
 from pgtop.ui.format import fmt_age, fmt_clock
+from pgtop.ui.view import has_data, stall_note
 
-__all__ = ["ServerHeader", "banner_text", "identity_text"]
+__all__ = ["ServerHeader", "banner_text", "identity_text", "stall_banner_text"]
 
 
 def _where(sample: AnySample) -> str:
@@ -80,8 +82,17 @@ def banner_text(sample: AnySample) -> Text:
     return text
 
 
+def stall_banner_text(sample: AnySample, last: AnySample | None) -> Text:
+    """``◌ primary: no answer for 7 s · showing the last data`` — one line."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    text.append(f"◌ {one_line(sample.source)}: {one_line(sample.error or '')}", style="bold")
+    if last is not None and has_data(last):
+        text.append(" · showing the last data")
+    return text
+
+
 class ServerHeader(Vertical):
-    """Identity line plus a disconnected banner (hidden while everything is connected)."""
+    """Identity line plus a banner per source in trouble (hidden while all is well)."""
 
     def __init__(self) -> None:
         super().__init__(id="header")
@@ -116,8 +127,11 @@ class ServerHeader(Vertical):
                 read_only=read_only,
             )
         )
-        down = [s for s in latest.values() if not s.connected]
-        if down:
-            lines = Text("\n").join(banner_text(s) for s in down)
-            self.banner.update(lines)
-        self.banner.display = bool(down)
+        lines = [
+            banner_text(s) if not s.connected else stall_banner_text(s, last_good.get(name))
+            for name, s in latest.items()
+            if not s.connected or stall_note(s) is not None
+        ]
+        if lines:
+            self.banner.update(Text("\n").join(lines))
+        self.banner.display = bool(lines)

@@ -97,5 +97,6 @@ class HealthBar(Horizontal):
             ("lag", max_replay_lag),
             ("hit", _hit),
         ):
-            xs, ys = history.series(main, fn)
-            self.charts[name].set_series(xs, ys)
+            chart = self.charts[name]
+            if chart.wants_data():  # an hour of samples is walked only when it will be drawn
+                chart.set_series(*history.series(main, fn))

@@ -112,6 +112,7 @@ class KeyedTable(DataTable[Text]):
         sort_key: str | None = None,
         reverse: bool = False,
         sortable: bool = True,
+        limit: int | None = None,
         id: str | None = None,  # noqa: A002 - textual's name
         classes: str | None = None,
     ) -> None:
@@ -132,8 +133,13 @@ class KeyedTable(DataTable[Text]):
         self.sort_key = sort_key if sortable else None
         self.reverse = reverse
         self.filter_text = ""
+        self.limit = limit
+        """Show at most this many rows: the first after sorting (and filtering)."""
+        self.matched = 0
+        """Rows that pass the filter (all records without one), shown or not."""
         self.palette = Palette()
         self._records: list[tuple[str, Any]] = []
+        self._records_given: Sequence[tuple[str, Any]] | None = None
         self._record_by_key: dict[str, Any] = {}
         self._visible: tuple[Col[Any], ...] = ()
         self._widths: tuple[int, ...] = ()
@@ -160,7 +166,12 @@ class KeyedTable(DataTable[Text]):
         return None
 
     def set_records(self, records: Sequence[tuple[str, Any]]) -> None:
-        """The rows as (key, record); keys must be unique."""
+        """The rows as (key, record); keys must be unique. The very same sequence object as
+        last time (a pane passing on unchanged rows) is a no-op: sorting, filtering and
+        columns changing re-apply by themselves."""
+        if records is self._records_given:
+            return
+        self._records_given = records
         self._records = list(records)
         self._record_by_key = dict(self._records)
         self._apply()
@@ -311,7 +322,7 @@ class KeyedTable(DataTable[Text]):
         """The visible cells of ``record``, rendered once per distinct record: an unchanged
         record (equal frozen dataclass) reuses last tick's cells, so a quiet row costs one
         comparison instead of a render per column."""
-        hit = self._rendered.get(key)
+        hit = self._next_rendered.get(key) or self._rendered.get(key)
         if hit is not None and (hit[0] is record or hit[0] == record):
             self._next_rendered[key] = hit
             return hit[1]
@@ -320,46 +331,52 @@ class KeyedTable(DataTable[Text]):
         self._next_rendered[key] = (record, cells)
         return cells
 
+    def _sort_getter(self, spec: Col[Any]) -> Callable[[str, Any], Any]:
+        """The sort value of a row from its key and record."""
+        if spec.sort is not None:
+            sort = spec.sort
+            return lambda _key, record: sort(record)
+        if spec in self._visible and self.limit is None:
+            index = self._visible.index(spec)  # every row's cells are rendered anyway
+            return lambda key, record: self._cells_of(key, record)[index].plain
+        palette = self.palette  # render just this column (over a limit, not every row is)
+        return lambda _key, record: spec.render(record, palette).plain
+
     def _rows(self) -> list[tuple[str, tuple[Text, ...]]]:
+        """The rows to show, in order: records sorted first (by their sort value, no cells
+        needed), then rendered and filtered in that order until ``limit`` rows are kept, so
+        over the limit only the rows shown (or tested by the filter) are rendered."""
         palette = self.palette
         self._next_rendered = {}
-        rows = [(key, rec, self._cells_of(key, rec)) for key, rec in self._records]
-        self._rendered, self._next_rendered = self._next_rendered, {}
-        term = self.filter_text.strip().lower()
-        if term:
-            hidden = [c for c in self.specs if c not in self._visible]
-            rows = [
-                row
-                for row in rows
-                if any(term in cell.plain.lower() for cell in row[2])
-                or any(term in c.render(row[1], palette).plain.lower() for c in hidden)
-            ]
+        records: list[tuple[str, Any]] = self._records
         if self.sortable and self.sort_key in self._by_key:
-            spec = self._by_key[self.sort_key]
-            getter: Callable[[str, Any, tuple[Text, ...]], Any]
-            if spec.sort is not None:
-                sort = spec.sort
-
-                def getter(_key: str, record: Any, _cells: tuple[Text, ...]) -> Any:
-                    return sort(record)
-
-            elif spec in self._visible:
-                index = self._visible.index(spec)
-
-                def getter(_key: str, _record: Any, cells: tuple[Text, ...]) -> Any:
-                    return cells[index].plain
-
-            else:
-
-                def getter(_key: str, record: Any, _cells: tuple[Text, ...]) -> Any:
-                    return spec.render(record, palette).plain
-
-            present = [(getter(*row), row) for row in rows]
+            getter = self._sort_getter(self._by_key[self.sort_key])
+            present = [(getter(key, rec), key, rec) for key, rec in records]
             known = [p for p in present if p[0] is not None]
             unknown = [p for p in present if p[0] is None]
             known.sort(key=lambda p: _sort_value(p[0]), reverse=self.reverse)
-            rows = [row for _, row in known + unknown]
-        return [(key, cells) for key, _, cells in rows]
+            records = [(key, rec) for _, key, rec in known + unknown]
+        term = self.filter_text.strip().lower()
+        hidden = [c for c in self.specs if c not in self._visible] if term else []
+        limit = len(records) if self.limit is None else self.limit
+        rows: list[tuple[str, tuple[Text, ...]]] = []
+        self.matched = 0
+        for key, rec in records:
+            if len(rows) >= limit and not term:
+                break
+            cells = self._cells_of(key, rec)
+            if term and not (
+                any(term in cell.plain.lower() for cell in cells)
+                or any(term in c.render(rec, palette).plain.lower() for c in hidden)
+            ):
+                continue
+            self.matched += 1
+            if len(rows) < limit:
+                rows.append((key, cells))
+        if not term:
+            self.matched = len(records)
+        self._rendered, self._next_rendered = self._next_rendered, {}
+        return rows
 
     def _apply(self, selected: str | None = None) -> None:
         if not self._visible:  # not laid out yet: the first resize builds everything
