@@ -53,7 +53,7 @@ INTERVAL = 0.5
 HANG_LIMIT = 3.0  # the sampler's own minimum is two intervals
 KEY_BUDGET_S = 0.2
 SIZE = (120, 40)
-NO_ANSWER = re.compile(r"no answer for (\d+) s")
+NO_ANSWER = re.compile(r"no answer for (\d+(?:\.\d)?) s")
 
 
 # --------------------------------------------------------------------------- lab and faults
@@ -316,7 +316,7 @@ async def running_app(
 def no_answer_growing(run: Running, source: str, start: float, end: float) -> None:
     """The sampler republished the last data flagged "no answer for N s", N growing."""
     seen = [
-        int(m.group(1))
+        float(m.group(1))
         for at, s in run.published.after(start, source)
         if at <= end and s.connected and (m := NO_ANSWER.search(s.error or ""))
     ]

@@ -41,6 +41,11 @@ FIRST_BACKOFF_S = 0.25
 LATE_JITTER_S = 0.01  # timer jitter, not a tick delayed by a slow poll
 
 
+def fmt_wait(value: float) -> str:
+    """Tenths while short (a 0.5 s refresh shows the wait growing), whole seconds after 10."""
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
 def clamp_interval(seconds: float) -> float:
     return min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, seconds))
 
@@ -245,7 +250,7 @@ class _SourceLoop:
                 waited = self.sampler.now() - started
                 if waited >= self.sampler.hang_limit_s:
                     await self._abandon(attempt)
-                    self._lost(f"connecting: no answer for {waited:.0f} s")
+                    self._lost(f"connecting: no answer for {fmt_wait(waited)} s")
                     return False
                 self._emit_connecting(waited, self.disconnected_since or since)
         except (ConnectionLostError, OSError) as exc:
@@ -283,7 +288,7 @@ class _SourceLoop:
                 waited = self.sampler.now() - started
                 if waited >= self.sampler.hang_limit_s:
                     await self._abandon(poll)
-                    self._lost(f"no answer for {waited:.0f} s: connection abandoned")
+                    self._lost(f"no answer for {fmt_wait(waited)} s: connection abandoned")
                     return None
                 self._emit_stalled(waited)
         except ConnectionLostError as exc:
@@ -331,7 +336,7 @@ class _SourceLoop:
 
     def _emit_stalled(self, waited_s: float) -> None:
         """The server hangs: republish the last data, flagged, without touching the connection."""
-        note = f"no answer for {waited_s:.0f} s"
+        note = f"no answer for {fmt_wait(waited_s)} s"
         now = datetime.now(UTC)
         if self.last is not None:
             stalled: AnySample = replace(self.last, taken_at=now, error=note)
@@ -342,7 +347,7 @@ class _SourceLoop:
     def _emit_connecting(self, waited_s: float, since: datetime) -> None:
         """A connect the server does not answer: say so each interval (not kept in history)."""
         sample = self._bare_sample(
-            f"connecting: no answer for {waited_s:.0f} s", datetime.now(UTC), connected=False
+            f"connecting: no answer for {fmt_wait(waited_s)} s", datetime.now(UTC), connected=False
         )
         self.publish(replace(sample, disconnected_since=since))
 
