@@ -45,6 +45,13 @@ def figure(name: str, value: object) -> None:
     print(f"[scale] {name}: {value}")  # noqa: T201
 
 
+# Tests that document an open gap (they xfail) cost ~40 s each: run them on demand.
+KNOWN_GAP = pytest.mark.skipif(
+    not os.environ.get("PGTOP_KNOWN_GAPS"),
+    reason="documents an open latency gap (xfail); run with PGTOP_KNOWN_GAPS=1",
+)
+
+
 @pytest.fixture(scope="module")
 def big_lab(pg_install: PgInstall) -> Iterator[Lab]:
     if INSTALLATIONS and pg_install is not INSTALLATIONS[0]:
@@ -257,6 +264,7 @@ async def test_thousand_backends_keys_answer(
     _check_keys("1,000 backends (idle hidden)", keys, await _drive_ui(app, keys))
 
 
+@KNOWN_GAP
 @pytest.mark.xfail(
     strict=False,
     reason="UI: with all 1,000 rows shown every tick changes every row's ages; a key that lands "
@@ -381,10 +389,11 @@ async def _sleep_until(moment: float) -> None:
     await asyncio.sleep(max(0.0, moment - time.monotonic()))
 
 
+@KNOWN_GAP
 @pytest.mark.xfail(
     strict=True,
-    reason="UI: the statements pane holds and updates all ~11,000 rows; pane switch / sort keys "
-    "take 1.5-10 s (measured). Needs a row cap / incremental update in pgtop/ui (not this module)",
+    reason="UI: with the top-500 cap a switch to the statements pane still takes 0.35-0.45 s "
+    "(Textual's pane switch alone is 0.17-0.25 s on 2 cores); budget 0.2 s",
 )
 async def test_ten_thousand_statements_keys_answer(
     big_lab: Lab, many_statements: int, tmp_path: Path

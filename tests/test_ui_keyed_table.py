@@ -116,3 +116,14 @@ async def test_statements_show_the_top_500_by_the_current_sort(tmp_path: Path) -
         await push(pilot, feed, s.primary(1))
         assert len(t.shown_keys) == len(s.STATEMENTS)
         assert "top " not in str(pane.status.render())
+
+
+def test_repeated_keys_are_made_unique_in_order() -> None:
+    from pgtop.ui.widgets.keyed_table import unique_keys
+
+    records = [("q1/app/app", "top"), ("q2/app/app", "x"), ("q1/app/app", "nested")]
+    assert unique_keys(records) == [
+        ("q1/app/app", "top"),
+        ("q2/app/app", "x"),
+        ("q1/app/app#2", "nested"),
+    ]

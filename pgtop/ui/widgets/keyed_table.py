@@ -71,6 +71,18 @@ def _sort_value(value: Any) -> tuple[int, Any]:
     return (1, str(value).lower())
 
 
+def unique_keys(records: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The records with every key made unique. Server data can repeat what a pane uses as a
+    key (pg_stat_statements has one entry per queryid/user/database *and* toplevel flag)."""
+    seen: dict[str, int] = {}
+    unique: list[tuple[str, Any]] = []
+    for key, record in records:
+        count = seen.get(key, 0) + 1
+        seen[key] = count
+        unique.append((key if count == 1 else f"{key}#{count}", record))
+    return unique
+
+
 class KeyedTable(DataTable[Text]):
     """Rows keyed by a string; see the module docstring."""
 
@@ -166,13 +178,14 @@ class KeyedTable(DataTable[Text]):
         return None
 
     def set_records(self, records: Sequence[tuple[str, Any]]) -> None:
-        """The rows as (key, record); keys must be unique. The very same sequence object as
+        """The rows as (key, record); a repeated key gets a `#2`, `#3` … suffix in order of
+        appearance (a DataTable raises on duplicates). The very same sequence object as
         last time (a pane passing on unchanged rows) is a no-op: sorting, filtering and
         columns changing re-apply by themselves."""
         if records is self._records_given:
             return
         self._records_given = records
-        self._records = list(records)
+        self._records = unique_keys(records)
         self._record_by_key = dict(self._records)
         self._apply()
 
