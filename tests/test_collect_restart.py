@@ -4,46 +4,13 @@ lab, so it runs apart from the other collector tests and leaves the lab healthy)
 from __future__ import annotations
 
 import asyncio
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from pgtop.collect.postgres import PostgresSource
 from pgtop.collect.source import ConnectionLostError
 from pgtop.lab import Lab
-from pgtop.lab.state import postmaster_pid
 from tests.collect_fixtures import connected, poll_until
-
-
-def _restart_primary(lab: Lab) -> None:
-    assert lab.state is not None
-    data_dir = next(d for d in lab.state.servers if Path(d).parent.name == "primary")
-    try:
-        subprocess.run(
-            [
-                lab.install.tool("pg_ctl"),
-                "restart",
-                "-D",
-                data_dir,
-                "-m",
-                "fast",
-                "-w",
-                "-l",
-                str(Path(data_dir).parent / "postgres.log"),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=60,
-            check=True,
-            **lab.run_as.popen_kwargs(),
-        )
-    finally:  # teardown must find the new postmaster
-        pid = postmaster_pid(Path(data_dir))
-        lab.state.primary_pid = pid
-        lab.state.servers[data_dir] = pid
-        lab.state.save()
 
 
 async def test_restart_loses_the_connection_then_reconnects(lab: Lab) -> None:
@@ -53,7 +20,7 @@ async def test_restart_loses_the_connection_then_reconnects(lab: Lab) -> None:
         await source.poll()
         await asyncio.sleep(0.3)
         assert (await source.poll()).stats is not None
-        _restart_primary(lab)
+        lab.restart_primary()
         with pytest.raises(ConnectionLostError) as caught:
             await source.poll()
         assert "\n" not in str(caught.value)

@@ -21,7 +21,6 @@ import math
 import os
 import re
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -41,7 +40,6 @@ from pgtop.collect.sampler import Sampler
 from pgtop.commands.targets import Targets, make_sources
 from pgtop.config import load_config
 from pgtop.lab import APP_DATABASE, MONITOR_ROLE, SUPERUSER, Lab, PgInstall, child_pids
-from pgtop.lab.state import postmaster_pid
 from pgtop.model import AnySample, BouncerSample, Role, Sample
 from pgtop.ui.app import PgtopApp, make_app
 from pgtop.workload import idle_in_transaction, long_query
@@ -522,36 +520,6 @@ def wait_until_back(dsn: str, went_down: threading.Event, timeout_s: float = 60)
     raise AssertionError("the server did not come back")
 
 
-def restart_primary(lab: Lab) -> None:
-    assert lab.state is not None
-    data_dir = _data_dir(lab, "primary")
-    try:
-        subprocess.run(
-            [
-                lab.install.tool("pg_ctl"),
-                "restart",
-                "-D",
-                data_dir,
-                "-m",
-                "fast",
-                "-w",
-                "-l",
-                str(Path(data_dir).parent / "postgres.log"),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=60,
-            check=True,
-            **lab.run_as.popen_kwargs(),
-        )
-    finally:  # teardown must find the new postmaster
-        pid = postmaster_pid(Path(data_dir))
-        lab.state.primary_pid = pid
-        lab.state.servers[data_dir] = pid
-        lab.state.save()
-
-
 def test_the_password_dsn_is_what_authenticates(flab: Lab) -> None:
     """The reconnect tests below prove something: without the password, no connection."""
     psycopg.connect(password_dsn(flab), connect_timeout=5).close()
@@ -570,7 +538,7 @@ async def test_reconnects_after_a_fast_restart_keeping_the_dsn_password(
         probe = asyncio.create_task(
             asyncio.to_thread(wait_until_back, flab.superuser_dsn(), went_down)
         )
-        await asyncio.to_thread(restart_primary, flab)
+        await asyncio.to_thread(flab.restart_primary)
         back_at = await probe
         recovery_s, sample = await watch.recovery_after(back_at, "data after the restart")
         assert recovery_s < 2 * INTERVAL, f"fresh data {recovery_s:.2f} s after the server was back"

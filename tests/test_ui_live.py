@@ -29,7 +29,6 @@ from pgtop.collect.sampler import Sampler
 from pgtop.commands.targets import Targets, make_sources
 from pgtop.config import load_config
 from pgtop.lab import REPLICATION_SLOT, SUPERUSER, Lab
-from pgtop.lab.state import postmaster_pid
 from pgtop.model import Backend, Pool, Replica, Sample, Slot, Statement
 from pgtop.text import one_line
 from pgtop.ui.app import PgtopApp, make_app
@@ -504,37 +503,6 @@ async def test_hostile_application_name_is_shown_literally(lab: Lab, tmp_path: P
 # --------------------------------------------------------------------------- restart (last)
 
 
-def _restart_primary(lab: Lab) -> None:
-    """pg_ctl restart -m fast as the lab's OS user; teardown is told the new postmaster."""
-    assert lab.state is not None
-    data_dir = next(d for d in lab.state.servers if Path(d).parent.name == "primary")
-    try:
-        subprocess.run(
-            [
-                lab.install.tool("pg_ctl"),
-                "restart",
-                "-D",
-                data_dir,
-                "-m",
-                "fast",
-                "-w",
-                "-l",
-                str(Path(data_dir).parent / "postgres.log"),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=60,
-            check=True,
-            **lab.run_as.popen_kwargs(),
-        )
-    finally:
-        pid = postmaster_pid(Path(data_dir))
-        lab.state.primary_pid = pid
-        lab.state.servers[data_dir] = pid
-        lab.state.save()
-
-
 async def test_server_restarted_under_the_running_app(lab: Lab, tmp_path: Path) -> None:
     async with live(lab, tmp_path) as ui:
         first = await ui.next_main()
@@ -543,7 +511,7 @@ async def test_server_restarted_under_the_running_app(lab: Lab, tmp_path: Path) 
         assert started_before is not None
         assert banner_text(ui.app) == ""
 
-        restart = asyncio.ensure_future(asyncio.to_thread(_restart_primary, lab))
+        restart = asyncio.ensure_future(asyncio.to_thread(lab.restart_primary))
         banners: list[str] = []
         try:
             deadline = time.monotonic() + 60

@@ -236,6 +236,31 @@ class Lab:
         self.state.save()
         return self._workload_proc.pid
 
+    def restart_primary(self, mode: str = "fast") -> None:
+        """`pg_ctl restart` of the primary as the lab's OS user; the new postmaster pid is
+        recorded (even if the restart fails half-way) so teardown still finds it."""
+        assert self.state is not None
+        data_dir = next(d for d in self.state.servers if Path(d).parent.name == "primary")
+        try:
+            self._run(
+                [
+                    self.install.tool("pg_ctl"),
+                    "restart",
+                    "-D",
+                    data_dir,
+                    "-m",
+                    mode,
+                    "-w",
+                    "-l",
+                    str(Path(data_dir).parent / "postgres.log"),
+                ]
+            )
+        finally:
+            pid = postmaster_pid(Path(data_dir))
+            self.state.primary_pid = pid
+            self.state.servers[data_dir] = pid
+            self.state.save()
+
     def stop_workload(self) -> None:
         if self.state and self.state.workload_pid:
             stop_pid(self.state.workload_pid, group=True)
