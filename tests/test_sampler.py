@@ -209,3 +209,5 @@ def test_history_keeps_only_slim_samples() -> None:
         )
     assert len(history) == 3
     assert all(sample.activity == () for sample in history.connected())
+    newest = history.connected(limit=2)
+    assert newest == history.connected()[-2:]

@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 from pgtop.collect.source import ConnectionLostError, Source
 from pgtop.config import Thresholds
 from pgtop.feed import Publish
-from pgtop.health import evaluate, evaluate_bouncer
+from pgtop.health import TPS_WINDOW, evaluate, evaluate_bouncer
 from pgtop.model import AnySample, BouncerSample, Role, Sample, ServerInfo
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,9 @@ MIN_INTERVAL_S = 0.5
 SETTLE_S = 2.0  # how long an abandoned poll or connect may take to notice its dead socket
 MAX_INTERVAL_S = 60.0
 FIRST_BACKOFF_S = 0.25
+# health compares TPS with the last TPS_WINDOW samples that have a rate; twice that many
+# connected samples leave room for the rate-less first sample after each reconnect
+HEALTH_HISTORY = 2 * TPS_WINDOW
 LATE_JITTER_S = 0.01  # timer jitter, not a tick delayed by a slow poll
 
 
@@ -88,8 +91,17 @@ class History:
     def append(self, sample: AnySample) -> None:
         self._samples.append(slim(sample))
 
-    def connected(self) -> list[Sample]:
-        return [s for s in self._samples if isinstance(s, Sample) and s.connected]
+    def connected(self, limit: int | None = None) -> list[Sample]:
+        """Connected PostgreSQL samples, oldest first; only the newest `limit` when given
+        (walked from the end, so a full ring is not copied on every tick)."""
+        found: list[Sample] = []
+        for sample in reversed(self._samples):
+            if limit is not None and len(found) >= limit:
+                break
+            if isinstance(sample, Sample) and sample.connected:
+                found.append(sample)
+        found.reverse()
+        return found
 
     def __len__(self) -> int:
         return len(self._samples)
@@ -190,7 +202,8 @@ class Sampler:
         if isinstance(sample, BouncerSample):
             judged: AnySample = replace(sample, health=evaluate_bouncer(sample, self._thresholds))
         else:
-            judged = replace(sample, health=evaluate(sample, history.connected(), self._thresholds))
+            recent = history.connected(limit=HEALTH_HISTORY)
+            judged = replace(sample, health=evaluate(sample, recent, self._thresholds))
         history.append(judged)
         return judged
 
