@@ -126,3 +126,34 @@ async def poll_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last error={sample.error!r}")
         await asyncio.sleep(every_s)
+
+
+@contextlib.contextmanager
+def inactive_slot(conn: psycopg.Connection[tuple], name: str) -> Iterator[str]:  # type: ignore[type-arg]
+    """A physical slot nobody uses, reserving WAL from now, with some WAL written after it."""
+    conn.execute("SELECT pg_create_physical_replication_slot(%s, true)", (name,))
+    try:
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS pgtop_wal_filler (v int)")
+        conn.execute("INSERT INTO pgtop_wal_filler SELECT generate_series(1, 20000)")
+        conn.execute("SELECT pg_switch_wal()")
+        yield name
+    finally:
+        conn.execute("SELECT pg_drop_replication_slot(%s)", (name,))
+
+
+@contextlib.contextmanager
+def failing_archiver(conn: psycopg.Connection[tuple]) -> Iterator[None]:  # type: ignore[type-arg]
+    """archive_command = 'false' with a finished segment to fail on. On exit the setting is
+    reset and a new segment wakes the archiver, which retries the failed one first."""
+    conn.execute("ALTER SYSTEM SET archive_command = 'false'")
+    conn.execute("SELECT pg_reload_conf()")
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS pgtop_archive_filler (v int)")
+    try:
+        conn.execute("INSERT INTO pgtop_archive_filler VALUES (1)")
+        conn.execute("SELECT pg_switch_wal()")
+        yield
+    finally:
+        conn.execute("ALTER SYSTEM RESET archive_command")
+        conn.execute("SELECT pg_reload_conf()")
+        conn.execute("INSERT INTO pgtop_archive_filler VALUES (2)")
+        conn.execute("SELECT pg_switch_wal()")

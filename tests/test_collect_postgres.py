@@ -20,7 +20,15 @@ from pgtop.config import ConnectionSettings
 from pgtop.lab import MONITOR_ROLE, REPLICATION_SLOT, Lab
 from pgtop.model import Role, Sample
 from pgtop.workload import blocking_chain, idle_in_transaction, pgbench
-from tests.collect_fixtures import connected, poll_until, scratch_database, scratch_role, su
+from tests.collect_fixtures import (
+    connected,
+    failing_archiver,
+    inactive_slot,
+    poll_until,
+    scratch_database,
+    scratch_role,
+    su,
+)
 
 # --------------------------------------------------------------------------- basics
 
@@ -214,29 +222,23 @@ async def test_paused_replay_raises_lag_on_both_sides(lab: Lab) -> None:
 
 async def test_inactive_slot_retaining_wal(lab: Lab) -> None:
     async with connected(lab.monitor_dsn()) as source:
-        with su(lab) as conn:
-            conn.execute("SELECT pg_create_physical_replication_slot('pgtop_test_slot', true)")
-            try:
-                conn.execute("CREATE TEMP TABLE t_slot AS SELECT generate_series(1, 20000) AS v")
-                conn.execute("SELECT pg_switch_wal()")
-                sample = await poll_until(
-                    source,
-                    lambda s: (
-                        s.replication is not None
-                        and any(
-                            x.name == "pgtop_test_slot" and (x.retained_wal_bytes or 0) > 0
-                            for x in s.replication.slots
-                        )
-                    ),
-                    what="the slot holding WAL",
-                )
-                assert sample.replication is not None
-                slot = next(x for x in sample.replication.slots if x.name == "pgtop_test_slot")
-                assert not slot.active
-                assert slot.active_pid is None
-                assert slot.wal_status == "reserved"
-            finally:
-                conn.execute("SELECT pg_drop_replication_slot('pgtop_test_slot')")
+        with su(lab) as conn, inactive_slot(conn, "pgtop_test_slot"):
+            sample = await poll_until(
+                source,
+                lambda s: (
+                    s.replication is not None
+                    and any(
+                        x.name == "pgtop_test_slot" and (x.retained_wal_bytes or 0) > 0
+                        for x in s.replication.slots
+                    )
+                ),
+                what="the slot holding WAL",
+            )
+            assert sample.replication is not None
+            slot = next(x for x in sample.replication.slots if x.name == "pgtop_test_slot")
+            assert not slot.active
+            assert slot.active_pid is None
+            assert slot.wal_status == "reserved"
         sample = await source.poll()
         assert sample.replication is not None
         assert all(x.name != "pgtop_test_slot" for x in sample.replication.slots)
@@ -244,31 +246,23 @@ async def test_inactive_slot_retaining_wal(lab: Lab) -> None:
 
 async def test_failing_archive_command(lab: Lab) -> None:
     async with connected(lab.monitor_dsn()) as source:
-        with su(lab) as conn:
-            conn.execute("ALTER SYSTEM SET archive_command = 'false'")
-            conn.execute("SELECT pg_reload_conf()")
-            try:
-                conn.execute("CREATE TEMP TABLE t_arch AS SELECT 1 AS v")
-                conn.execute("SELECT pg_switch_wal()")
-                sample = await poll_until(
-                    source,
-                    lambda s: (
-                        s.replication is not None
-                        and s.replication.archiver is not None
-                        and s.replication.archiver.failing
-                    ),
-                    what="the archiver failing",
-                    timeout_s=20,
-                )
-                assert sample.replication is not None
-                archiver = sample.replication.archiver
-                assert archiver is not None
-                assert archiver.failed_count > 0
-                assert archiver.last_failed_wal is not None
-                assert archiver.last_failed_age_s is not None
-            finally:
-                conn.execute("ALTER SYSTEM RESET archive_command")
-                conn.execute("SELECT pg_reload_conf()")
+        with su(lab) as conn, failing_archiver(conn):
+            sample = await poll_until(
+                source,
+                lambda s: (
+                    s.replication is not None
+                    and s.replication.archiver is not None
+                    and s.replication.archiver.failing
+                ),
+                what="the archiver failing",
+                timeout_s=20,
+            )
+            assert sample.replication is not None
+            archiver = sample.replication.archiver
+            assert archiver is not None
+            assert archiver.failed_count > 0
+            assert archiver.last_failed_wal is not None
+            assert archiver.last_failed_age_s is not None
         await poll_until(
             source,
             lambda s: (

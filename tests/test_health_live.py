@@ -14,7 +14,7 @@ from pgtop.health import evaluate
 from pgtop.lab import Lab
 from pgtop.model import Level, Sample, Status
 from pgtop.workload import idle_in_transaction
-from tests.collect_fixtures import connected, poll_until, su
+from tests.collect_fixtures import connected, failing_archiver, inactive_slot, poll_until, su
 
 # Small thresholds so the conditions cross them within a test's patience.
 THRESHOLDS = dataclasses.replace(
@@ -50,21 +50,13 @@ async def test_idle_in_transaction_raises_and_clears(lab: Lab) -> None:
 
 async def test_inactive_slot_retaining_wal_raises_and_clears(lab: Lab) -> None:
     async with connected(lab.monitor_dsn()) as source:
-        with su(lab) as conn:
-            conn.execute("SELECT pg_create_physical_replication_slot('pgtop_health_slot', true)")
-            try:
-                conn.execute("CREATE TEMP TABLE t_health AS SELECT generate_series(1, 20000) v")
-                conn.execute("SELECT pg_switch_wal()")
-                sample = await poll_until(
-                    source,
-                    lambda s: level(s, "slot_retention") >= Level.WARN,
-                    what="slot_retention",
-                )
-                raised = status(sample, "slot_retention")
-                assert raised is not None
-                assert "pgtop_health_slot" in raised.message
-            finally:
-                conn.execute("SELECT pg_drop_replication_slot('pgtop_health_slot')")
+        with su(lab) as conn, inactive_slot(conn, "pgtop_health_slot"):
+            sample = await poll_until(
+                source, lambda s: level(s, "slot_retention") >= Level.WARN, what="slot_retention"
+            )
+            raised = status(sample, "slot_retention")
+            assert raised is not None
+            assert "pgtop_health_slot" in raised.message
         await poll_until(
             source, lambda s: level(s, "slot_retention") == Level.OK, what="slot cleared"
         )
@@ -72,27 +64,16 @@ async def test_inactive_slot_retaining_wal_raises_and_clears(lab: Lab) -> None:
 
 async def test_failing_archiver_raises_and_clears(lab: Lab) -> None:
     async with connected(lab.monitor_dsn()) as source:
-        with su(lab) as conn:
-            conn.execute("ALTER SYSTEM SET archive_command = 'false'")
-            conn.execute("SELECT pg_reload_conf()")
-            try:
-                conn.execute("CREATE TEMP TABLE t_health_arch AS SELECT 1 AS v")
-                conn.execute("SELECT pg_switch_wal()")
-                sample = await poll_until(
-                    source,
-                    lambda s: level(s, "archiver") == Level.CRIT,
-                    what="archiver failing",
-                    timeout_s=30,
-                )
-                raised = status(sample, "archiver")
-                assert raised is not None
-                assert "fail" in raised.message
-            finally:
-                conn.execute("ALTER SYSTEM RESET archive_command")
-                conn.execute("SELECT pg_reload_conf()")
-            # a new segment wakes the archiver, which then retries the failed one first
-            conn.execute("CREATE TEMP TABLE t_health_arch2 AS SELECT 1 AS v")
-            conn.execute("SELECT pg_switch_wal()")
+        with su(lab) as conn, failing_archiver(conn):
+            sample = await poll_until(
+                source,
+                lambda s: level(s, "archiver") == Level.CRIT,
+                what="archiver failing",
+                timeout_s=30,
+            )
+            raised = status(sample, "archiver")
+            assert raised is not None
+            assert "fail" in raised.message
         await poll_until(
             source,
             lambda s: level(s, "archiver") == Level.OK,
