@@ -38,12 +38,13 @@ async def fetch_index_advice(
     params: Mapping[str, Any], settings: ConnectionSettings, *, limit: int = 20
 ) -> tuple[tuple[TableScan, ...], tuple[UnusedIndex, ...]]:
     """Missing-index candidates (tables read by sequential scans) and unused indexes."""
+    kwargs = session_kwargs(params, settings)
     try:
         conn = await psycopg.AsyncConnection.connect(
-            **session_kwargs(params, settings), autocommit=True, prepare_threshold=None
+            **kwargs, autocommit=True, prepare_threshold=None
         )
-    except psycopg.Error as exc:
-        raise ConnectionLostError(describe_connect_error(exc, params)) from None
+    except psycopg.Error as exc:  # the arguments used (not params) name the timeout in seconds
+        raise ConnectionLostError(describe_connect_error(exc, kwargs)) from None
     try:
         await prepare_session(conn)
         version = conn.info.server_version

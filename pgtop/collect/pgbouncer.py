@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -150,7 +151,7 @@ class BouncerSource:
                 **kwargs,
             )
         except psycopg.Error as exc:
-            failure = self._describe_connect_failure(exc)
+            failure = self._describe_connect_failure(exc, kwargs)
         if failure is not None:
             # Raised outside the except block: libpq's text is not kept as __context__.
             raise ConnectionLostError(failure)
@@ -258,8 +259,9 @@ class BouncerSource:
         except PgtopError:  # pragma: no cover - display never fails for parsed params
             return "PgBouncer"
 
-    def _describe_connect_failure(self, exc: psycopg.Error) -> str:
-        line = describe_connect_error(exc, self._params).replace(
+    def _describe_connect_failure(self, exc: psycopg.Error, kwargs: Mapping[str, Any]) -> str:
+        """One line; from the arguments used, so a timeout names its seconds."""
+        line = describe_connect_error(exc, kwargs).replace(
             "is PostgreSQL running", "is PgBouncer running"
         )
         if _not_allowed(str(exc)):

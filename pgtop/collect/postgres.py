@@ -116,14 +116,13 @@ class PostgresSource:
     async def connect(self) -> ServerInfo:
         """Open (or re-open) the session and probe the server; ConnectionLostError on failure."""
         await self._drop()
+        kwargs = session_kwargs(self._params, self._settings)
         try:
             conn = await psycopg.AsyncConnection.connect(
-                **session_kwargs(self._params, self._settings),
-                autocommit=True,
-                prepare_threshold=None,
+                **kwargs, autocommit=True, prepare_threshold=None
             )
         except psycopg.Error as exc:
-            raise ConnectionLostError(describe_connect_error(exc, self._params)) from None
+            raise ConnectionLostError(describe_connect_error(exc, kwargs)) from None
         self._conn = conn
         try:
             await prepare_session(conn)
