@@ -13,14 +13,16 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.css.query import NoMatches
 from textual.logging import TextualHandler
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, Static, Tab, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
@@ -42,7 +44,7 @@ from pgtop.ui.widgets.header import ServerHeader
 from pgtop.ui.widgets.health_bar import HealthBar, merge_statuses
 from pgtop.ui.widgets.keyed_table import KeyedTable
 
-__all__ = ["REFRESH_STEPS", "PgtopApp", "SampleReady", "make_app", "settle_gc"]
+__all__ = ["REFRESH_STEPS", "PgtopApp", "SampleReady", "make_app", "relabel", "settle_gc"]
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 30.0, 60.0)
 """``+`` / ``-`` move along these (seconds between polls)."""
@@ -302,7 +304,7 @@ class PgtopApp(App[None]):
         except NoMatches:  # shutting down
             return
         label = event.title if event.count is None else f"{event.title} {event.count}"
-        tabs.get_tab(f"tab-{event.pane_id}").label = label
+        relabel(tabs.get_tab(f"tab-{event.pane_id}"), label)
 
     @on(Pane.DetailsRequested)
     def _details(self, event: Pane.DetailsRequested) -> None:
@@ -397,6 +399,17 @@ class PgtopApp(App[None]):
             self.call_later(self.run_action, binding.action, target)
 
         return run
+
+
+def relabel(tab: Tab, label: str) -> None:
+    """Set a tab's label. Textual's setter lays the whole screen out again; a label of the same
+    width moves neither the other tabs nor the underline, so it is only repainted (the counts
+    change most ticks)."""
+    if tab.label.cell_length != cell_len(label):
+        tab.label = label
+        return
+    tab._label = Content(label)  # what the setter stores, without its layout
+    Static.update(tab, tab._label, layout=False)
 
 
 def settle_gc() -> None:

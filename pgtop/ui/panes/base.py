@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input
 
 from pgtop.text import one_line
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col, KeyedTable
+from pgtop.ui.widgets.line import Line
 
 __all__ = ["Pane"]
 
@@ -82,7 +83,7 @@ class Pane(Vertical):
             limit=self.LIMIT,
             classes="pane-table",
         )
-        self.status = Static("", classes="pane-status")
+        self.status = Line(fixed_height=True, classes="pane-status")
         self.filter_input = Input(
             placeholder="filter: any cell, case-insensitive", classes="filter"
         )
@@ -168,7 +169,7 @@ class Pane(Vertical):
             text = Text.assemble(("◌ stale (disconnected) · ", "bold"), text)
         elif stalled is not None:
             text = Text.assemble((f"◌ {one_line(stalled)} · ", "bold"), text)
-        self.status.update(text)
+        self.status.show(text)
 
     # ------------------------------------------------------------------ keys
 

@@ -16,6 +16,7 @@ from pgtop.ui.panes.base import Pane
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.charts import MetricChart
 from pgtop.ui.widgets.keyed_table import Col, KeyedTable
+from pgtop.ui.widgets.line import Line
 
 __all__ = ["ReplicationPane", "max_replay_lag"]
 
@@ -163,23 +164,26 @@ STANDBY_COLUMNS: tuple[Col[StandbyRow], ...] = (
 
 
 def _archiver_text(a: Archiver | None, p: Palette) -> Text:
+    """One line, trouble first (it is cut at the right edge on a narrow screen)."""
     if a is None:
         return Text("archiver: not visible")
     text = Text("archiver: ")
     if a.archive_mode == "off":
         text.append("archive_mode off")
         return text
+    if a.failing:
+        text.append("✖ FAILING", style=p.crit)
+        if a.last_failed_wal:
+            text.append(f" ({a.last_failed_wal} {fmt_age(a.last_failed_age_s)} ago)", style=p.crit)
+        text.append(" · ")
+    if a.failed_count:
+        text.append(f"failed {a.failed_count}", style=p.warn)
+        text.append(" · ")
     text.append(f"mode {a.archive_mode} · archived {a.archived_count}")
     if a.last_archived_wal:
         text.append(" · last ")
         text.append(a.last_archived_wal)
         text.append(f" {fmt_age(a.last_archived_age_s)} ago")
-    if a.failed_count:
-        text.append(f" · failed {a.failed_count}", style=p.warn)
-    if a.failing:
-        text.append(" · ✖ FAILING", style=p.crit)
-        if a.last_failed_wal:
-            text.append(f" ({a.last_failed_wal} {fmt_age(a.last_failed_age_s)} ago)", style=p.crit)
     return text
 
 
@@ -195,7 +199,7 @@ class ReplicationPane(Pane):
         self.standbys_title = Static("standbys of the primary", classes="section-title")
         self.slots_title = Static("replication slots", classes="section-title")
         self.slots = KeyedTable(SLOT_COLUMNS, sort_key="name", classes="pane-table-small")
-        self.archiver = Static("", classes="archiver")
+        self.archiver = Line(fixed_height=True, classes="archiver")
         self.standby_title = Static("standby status", classes="section-title")
         self.standby = KeyedTable(STANDBY_COLUMNS, sort_key="source", classes="pane-table-small")
         self.chart = MetricChart("replay lag", unit="s", colour_var="warning", classes="lag-chart")
@@ -254,7 +258,7 @@ class ReplicationPane(Pane):
         self.slots.set_records(slots)
         first = primaries[0] if primaries else None
         archiver = first.replication.archiver if first and first.replication else None
-        self.archiver.update(_archiver_text(archiver, view.palette))
+        self.archiver.show(_archiver_text(archiver, view.palette))
         self.standby.set_records(
             [
                 (s.source, StandbyRow(s.source, s.replication.standby))

@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from pgtop.model import AnySample, Sample
 from pgtop.text import one_line
 from pgtop.ui.format import fmt_age, fmt_clock
 from pgtop.ui.view import has_data, stall_note
+from pgtop.ui.widgets.line import Line
 
 __all__ = ["ServerHeader", "banner_text", "identity_text", "stall_banner_text"]
 
@@ -96,8 +96,8 @@ class ServerHeader(Vertical):
 
     def __init__(self) -> None:
         super().__init__(id="header")
-        self.identity = Static("", id="identity")
-        self.banner = Static("", id="banner")
+        self.identity = Line(fixed_height=True, id="identity")
+        self.banner = Line(fixed_height=False, id="banner")
         self.banner.display = False
 
     def compose(self) -> ComposeResult:
@@ -117,7 +117,7 @@ class ServerHeader(Vertical):
     ) -> None:
         main_sample = last_good.get(main) if main is not None else None
         others = [s for name, s in last_good.items() if name != main]
-        self.identity.update(
+        self.identity.show(
             identity_text(
                 main_sample if isinstance(main_sample, Sample) else None,
                 others,
@@ -133,5 +133,5 @@ class ServerHeader(Vertical):
             if not s.connected or stall_note(s) is not None
         ]
         if lines:
-            self.banner.update(Text("\n").join(lines))
+            self.banner.show(Text("\n").join(lines))
         self.banner.display = bool(lines)

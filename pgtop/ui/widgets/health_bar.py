@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Static
 
 from pgtop.model import Level, Sample, Status
 from pgtop.text import one_line
@@ -17,6 +16,7 @@ from pgtop.ui.format import LEVEL_SYMBOL, Palette
 from pgtop.ui.panes.replication import max_replay_lag
 from pgtop.ui.view import History
 from pgtop.ui.widgets.charts import MetricChart
+from pgtop.ui.widgets.line import Line
 
 __all__ = ["HealthBar", "merge_statuses", "statuses_text"]
 
@@ -65,7 +65,7 @@ def _hit(s: Sample) -> float | None:
 class HealthBar(Horizontal):
     def __init__(self) -> None:
         super().__init__(id="health")
-        self.statuses = Static("", id="statuses")
+        self.statuses = Line(fixed_height=True, id="statuses")
         self.charts = {
             "tps": MetricChart("TPS", decimals=0, id="chart-tps"),
             "active": MetricChart("active", colour_var="secondary", decimals=0, id="chart-active"),
@@ -88,7 +88,7 @@ class HealthBar(Horizontal):
         )
         if key != self._last or palette != self._palette:
             self._last, self._palette = key, palette
-            self.statuses.update(statuses_text(statuses, palette, main=main))
+            self.statuses.show(statuses_text(statuses, palette, main=main))
         if main is None:
             return
         for name, fn in (

@@ -30,6 +30,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
 from pgtop.ui.format import Palette
+from pgtop.ui.widgets.line import same_text
 
 __all__ = ["Col", "KeyedTable"]
 
@@ -56,10 +57,6 @@ class Col(Generic[R]):
     """For the flexible column: never narrower than this."""
     min_share: float = 0.0
     """For the flexible column: never narrower than this share of the table (0.25 = 1/4)."""
-
-
-def _same(a: Text, b: Text) -> bool:
-    return a.plain == b.plain and a.style == b.style and a.spans == b.spans
 
 
 def _sort_value(value: Any) -> tuple[int, Any]:
@@ -409,7 +406,7 @@ class KeyedTable(DataTable[Text]):
             if old is None or old is cells:  # new row, or the very cells already shown
                 continue
             for col, a, b in zip(col_keys, old, cells, strict=True):
-                if a is not b and not _same(a, b):
+                if a is not b and not same_text(a, b):
                     changed.append((key, col, b))
         if not gone and not new and not changed and order == self._order:
             self._shown = wanted
