@@ -1,40 +1,23 @@
-"""The keyed table's work bound (counts, not wall time): in-place diffs, no rebuilds."""
+"""The keyed table's work bound (counts, not wall time): only changed lines are repainted."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from pgtop.config import Config
 from pgtop.ui.app import make_app
-from pgtop.ui.widgets.keyed_table import KeyedTable
+from pgtop.ui.widgets.keyed_table import KeyedTable, PaintCounts
 from tests import ui_samples as s
 from tests.test_ui_app import PushFeed, push
 
 
-class Counter:
-    def __init__(self, t: KeyedTable) -> None:
-        self.calls: dict[str, int] = {"update_cell": 0, "add_row": 0, "remove_row": 0, "clear": 0}
-        for name in self.calls:
-            setattr(t, name, self._wrap(name, getattr(t, name)))
-
-    def _wrap(self, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            if name == "update_cell":
-                assert kwargs.get("update_width") is False
-            return method(*args, **kwargs)
-
-        return counted
-
-    def reset(self) -> None:
-        for name in self.calls:
-            self.calls[name] = 0
+def on_screen(t: KeyedTable) -> list[str]:
+    top = int(t.scroll_y)
+    return t.shown_keys[top : top + t.size.height - 1]
 
 
-async def test_2000_rows_update_only_changed_cells(tmp_path: Path) -> None:
+async def test_2000_rows_repaint_only_the_changed_lines(tmp_path: Path) -> None:
     feed = PushFeed()
     app = make_app(Config(), feed, state_path=tmp_path / "state.toml")  # type: ignore[arg-type]
     async with app.run_test(size=(250, 60)) as pilot:
@@ -42,29 +25,31 @@ async def test_2000_rows_update_only_changed_cells(tmp_path: Path) -> None:
         rows = s.many_backends(2000)
         await push(pilot, feed, s.primary(0, activity=rows))
         assert len(t.shown_keys) == 2000
-        visible = len(t.visible_columns)
-        assert visible == 11  # all columns at this width
+        assert len(t.visible_columns) == 11  # all columns at this width
         t.select_key("10500")
-        counter = Counter(t)
+        await pilot.pause()
+        t.counts = PaintCounts()
 
-        cells = 2000 * visible
-        changed = cells * 5 // 100  # 5 % of the cells: new query text on that many rows
+        changed = 110  # new query text on that many rows, spread over the table
+        step = len(rows) // changed
         moved = tuple(
-            replace(b, query=b.query + " -- changed") if i < changed else b
+            replace(b, query=b.query + " -- changed") if i % step == 0 else b
             for i, b in enumerate(rows)
         )
+        changed_pids = {str(b.pid) for b in moved if b.query.endswith("-- changed")}
+        visible_changed = [k for k in on_screen(t) if k in changed_pids]
+        assert visible_changed  # the test means something only if some are on screen
         await push(pilot, feed, s.primary(1, activity=moved))
-        assert counter.calls == {
-            "update_cell": changed,
-            "add_row": 0,
-            "remove_row": 0,
-            "clear": 0,
-        }
         assert t.selected_key == "10500"
+        assert t.counts.full_refreshes == 0
+        assert t.counts.lines_refreshed == len(visible_changed)
+        assert t.counts.rows_drawn == len(visible_changed)
+        for key in changed_pids:
+            assert t.get_row(key)[-1].plain.endswith("-- changed")
 
-        counter.reset()
+        t.counts = PaintCounts()
         await push(pilot, feed, s.primary(2, activity=moved))
-        assert counter.calls == {"update_cell": 0, "add_row": 0, "remove_row": 0, "clear": 0}
+        assert t.counts == PaintCounts()  # nothing changed: nothing repainted
 
 
 async def test_arrivals_and_departures(tmp_path: Path) -> None:
@@ -74,13 +59,16 @@ async def test_arrivals_and_departures(tmp_path: Path) -> None:
         t = app.panes["activity"].table
         rows = s.many_backends(100)
         await push(pilot, feed, s.primary(0, activity=rows))
-        counter = Counter(t)
+        before = on_screen(t)
+        t.counts = PaintCounts()
         await push(pilot, feed, s.primary(1, activity=rows[10:] + s.many_backends(105)[100:]))
-        assert counter.calls["remove_row"] == 10
-        assert counter.calls["add_row"] == 5
-        assert counter.calls["update_cell"] == 0
-        assert counter.calls["clear"] == 0
         assert len(t.shown_keys) == 95 == t.row_count
+        after = on_screen(t)
+        moved_lines = sum(1 for a, b in zip(before, after, strict=False) if a != b)
+        assert t.counts.full_refreshes == 0
+        # lines whose row changed, plus the lines emptied at the bottom
+        assert t.counts.lines_refreshed == moved_lines + max(0, len(before) - len(after))
+        assert t.counts.rows_drawn <= moved_lines
 
 
 async def test_statements_show_the_top_500_by_the_current_sort(tmp_path: Path) -> None:

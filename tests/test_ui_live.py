@@ -158,7 +158,7 @@ def bench(
 
 
 def cells(table: KeyedTable, key: str) -> dict[str, Text]:
-    """The row's rendered cells by column key (what the DataTable holds)."""
+    """The row's rendered cells by column key (what the table shows)."""
     row = table.get_row(key)
     return {spec.key: value for spec, value in zip(table.visible_columns, row, strict=True)}
 
@@ -168,8 +168,8 @@ def column(table: KeyedTable, col: str) -> list[str]:
 
 
 def cursor_key(table: KeyedTable) -> str | None:
-    key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-    return None if key is None else str(key)
+    keys = table.shown_keys
+    return keys[table.cursor_row] if keys else None
 
 
 def backends(table: KeyedTable) -> list[Backend]:

@@ -283,6 +283,18 @@ class PgtopApp(App[None]):
             self.health.show(statuses, self.palette, self.history, self.main)
             for pane in self.panes.values():
                 pane.show(view)
+            self._relabel_tabs()
+
+    @on(Pane.LabelChanged)
+    def _relabel_tabs(self) -> None:
+        try:
+            tabs = self.query_one("#panes", TabbedContent)
+            for pane in self.panes.values():
+                tab = tabs.get_tab(f"tab-{pane.pane_id}")
+                if tab.label.plain != pane.tab_label:
+                    relabel(tab, pane.tab_label)
+        except NoMatches:  # tabs not composed yet, or shutting down: the next tick relabels
+            return
 
     def _update_header(self) -> None:
         self.header_widget.show(
@@ -296,15 +308,6 @@ class PgtopApp(App[None]):
         )
 
     # ------------------------------------------------------------------ routing
-
-    @on(Pane.CountChanged)
-    def _count_changed(self, event: Pane.CountChanged) -> None:
-        try:
-            tabs = self.query_one("#panes", TabbedContent)
-        except NoMatches:  # shutting down
-            return
-        label = event.title if event.count is None else f"{event.title} {event.count}"
-        relabel(tabs.get_tab(f"tab-{event.pane_id}"), label)
 
     @on(Pane.DetailsRequested)
     def _details(self, event: Pane.DetailsRequested) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from rich.text import Text
 from textual.theme import Theme
@@ -57,22 +58,27 @@ class Palette:
         return {Level.OK: self.ok, Level.WARN: self.warn, Level.CRIT: self.crit}[level]
 
 
+@lru_cache(maxsize=8192)
 def cell(value: str | None, style: str = "", *, limit: int | None = None) -> Text:
-    """A one-line Text for an untrusted string (None shows as empty); styled as a span so that
-    equality (used by the table diff) sees style changes."""
+    """A one-line Text for an untrusted string (None shows as empty).
+
+    Cached: the same value gives the very same Text, which the table compares by identity
+    first (most cells repeat from one tick to the next). Callers never modify it."""
     plain = "" if value is None else one_line(value, limit)
-    text = Text(plain, no_wrap=True, overflow="ellipsis", end="")
-    if style and plain:
-        text.stylize(style)
-    return text
+    return Text(plain, style=style if plain else "", no_wrap=True, overflow="ellipsis", end="")
 
 
+@lru_cache(maxsize=8192)
 def num(value: str, style: str = "") -> Text:
-    """Right-aligned, own (trusted) text."""
-    text = Text(value, no_wrap=True, overflow="ellipsis", end="", justify="right")
-    if style and value:
-        text.stylize(style)
-    return text
+    """Right-aligned, own (trusted) text; cached like :func:`cell`."""
+    return Text(
+        value,
+        style=style if value else "",
+        no_wrap=True,
+        overflow="ellipsis",
+        end="",
+        justify="right",
+    )
 
 
 def fmt_age(seconds: float | None) -> str:

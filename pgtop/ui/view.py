@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import islice
 
 from pgtop.model import AnySample, BouncerSample, Sample
 from pgtop.ui.format import Palette
@@ -66,6 +67,16 @@ class History:
 
     def samples(self, source: str) -> list[AnySample]:
         return list(self._by_source.get(source, ()))
+
+    def latest(self, source: str, value: Callable[[Sample], float | None]) -> float | None:
+        """``value`` of the newest sample that has one, among the last few (a chart's title)."""
+        for sample in islice(reversed(self._by_source.get(source, ())), 5):
+            if not isinstance(sample, Sample) or not sample.connected or sample.error:
+                continue
+            y = value(sample)
+            if y is not None:
+                return float(y)
+        return None
 
     def series(
         self, source: str, value: Callable[[Sample], float | None]

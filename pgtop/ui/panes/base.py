@@ -1,7 +1,8 @@
 """The small base every pane stands on: a status line, a filter Input, a KeyedTable.
 
 A pane is given a :class:`~pgtop.ui.view.MonitorView` each tick (attributes down) and posts
-messages up (:class:`Pane.CountChanged`, :class:`Pane.DetailsRequested`); it never reaches into
+messages up (:class:`Pane.DetailsRequested`); the App reads :attr:`Pane.tab_label` after
+:meth:`Pane.show` (in the same repaint: a message would cost a second one); it never reaches into
 another pane or the App's widgets.
 """
 
@@ -16,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from pgtop.text import one_line
 from pgtop.ui.view import MonitorView
@@ -60,12 +61,8 @@ class Pane(Vertical):
     LIMIT: ClassVar[int | None] = None
     """Show only the first LIMIT rows by the current sort (the status says "top N of M")."""
 
-    class CountChanged(Message):
-        def __init__(self, pane_id: str, title: str, count: int | None) -> None:
-            super().__init__()
-            self.pane_id = pane_id
-            self.title = title
-            self.count = count
+    class LabelChanged(Message):
+        """The tab label changed outside a refresh (a key changed what the pane counts)."""
 
     class DetailsRequested(Message):
         def __init__(self, pane_id: str, record: Any) -> None:
@@ -89,7 +86,8 @@ class Pane(Vertical):
         )
         self.filter_input.display = False
         self.view: MonitorView | None = None
-        self._count: int | None = -1
+        self.tab_label: str = self.title
+        """The tab's title with the pane's count ("Locks 3")."""
 
     def compose(self) -> ComposeResult:
         yield self.status
@@ -133,16 +131,17 @@ class Pane(Vertical):
         self.render_extra(view)
         self._update_status()
         count = self.count(view, rows)
-        if count != self._count:
-            self._count = count
-            self.post_message(self.CountChanged(self.pane_id, self.title, count))
+        self.tab_label = self.title if count is None else f"{self.title} {count}"
 
     def render_extra(self, view: MonitorView) -> None:
         del view
 
     def rerender(self) -> None:
         if self.view is not None:
+            before = self.tab_label
             self.show(self.view)
+            if self.tab_label != before:
+                self.post_message(self.LabelChanged())
 
     def _update_status(self) -> None:
         if self.view is None:
@@ -206,8 +205,8 @@ class Pane(Vertical):
         event.stop()
         self._update_status()
 
-    @on(DataTable.RowSelected, ".pane-table")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(KeyedTable.RowSelected, ".pane-table")
+    def _row_selected(self, event: KeyedTable.RowSelected) -> None:
         event.stop()
         self.action_details()
 

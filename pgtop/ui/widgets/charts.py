@@ -1,14 +1,18 @@
-"""Small textual-plotext line charts over the history window.
+"""Small textual-plotext line charts over the history window, under a title with the live value.
 
-Each chart owns its plot object (``PlotextPlot.plt``, never the module-global plotext), takes its
-line colour from the active theme, and redraws only when its data changed: :meth:`set_series`
-compares with what it was last given and refreshes at most once per call (one call per tick).
+A :class:`MetricChart` is a one-line title (``TPS 1,240``, updated every tick: cheap) over a plot
+(:class:`Plot`, a ``PlotextPlot`` with its own plot object, never the module-global plotext) whose
+line colour comes from the active theme.
 
-Redraws are also spaced by ``min_redraw_s`` (5 s): a plot is the costliest thing pgtop draws
-(~a quarter of its CPU with four charts at 1 s ticks), and over a 60-minute window a one-tick
-shift is invisible. New data arriving sooner is kept and drawn when the spacing allows (one
-timer), so the chart is never more than ``min_redraw_s`` behind. The first data is drawn at once.
-Callers ask :meth:`wants_data` first and skip building the series while it says no.
+The plot is the costliest thing pgtop draws (~8 ms each on a slow machine; four charts redrawn
+every tick were most of pgtop's CPU), so it is redrawn only when its data changed, and never
+sooner than a spacing after the last drawing: the time one braille dot stands for (the span
+of the series over twice the plot's width), at least ``min_redraw_s`` (5 s) and at most
+``max_redraw_s`` (30 s). Over an hour's window a dot is ~50 s, so drawing more often changes
+nothing visible. New data arriving sooner is kept and drawn when the spacing allows (one
+timer). The first data is drawn at once. Callers ask :meth:`MetricChart.wants_data` first and
+skip building the series (an hour of samples) while it says no; :meth:`MetricChart.show_latest`
+keeps the title live in between.
 """
 
 from __future__ import annotations
@@ -16,83 +20,36 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from textual.app import RenderResult
+from rich.text import Text
+from textual.app import ComposeResult, RenderResult
 from textual.color import Color
+from textual.containers import Vertical
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot as Plt
 
-__all__ = ["MetricChart"]
+from pgtop.ui.widgets.line import Line
+
+__all__ = ["MetricChart", "Plot"]
 
 
-class MetricChart(PlotextPlot):
-    """A titled line chart; x is seconds relative to the newest sample."""
+class Plot(PlotextPlot):
+    """The plot under a chart's title; drawn from the data its chart hands over."""
 
     DEFAULT_CSS = """
-    MetricChart { width: 1fr; height: 1fr; min-width: 16; }
+    Plot { width: 1fr; height: 1fr; }
     """
 
-    def __init__(
-        self,
-        title: str,
-        *,
-        unit: str = "",
-        colour_var: str = "primary",
-        decimals: int = 1,
-        min_redraw_s: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-        id: str | None = None,  # noqa: A002
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(id=id, classes=classes)
-        self.min_redraw_s = min_redraw_s
-        self._clock = clock
-        self._drawn_at: float | None = None
-        self._due = False
-        """New data is waiting for the spacing to allow a redraw (a timer is set)."""
-        self.chart_title = title
-        self.unit = unit
+    def __init__(self, colour_var: str) -> None:
+        super().__init__()
         self.colour_var = colour_var
-        self.decimals = decimals
-        self._xs: tuple[float, ...] = ()
-        self._ys: tuple[float, ...] = ()
-        self._xs_drawn = False
+        self.xs: tuple[float, ...] = ()
+        self.ys: tuple[float, ...] = ()
         self.redraws = 0
-        """How many times the plot was rebuilt (tests and benchmarks read it)."""
-
-    def set_series(self, xs: Sequence[float], ys: Sequence[float]) -> bool:
-        """New data; returns True (and schedules one redraw) only when it changed."""
-        new_x, new_y = tuple(xs), tuple(ys)
-        if (new_x, new_y) == (self._xs, self._ys):
-            return False
-        self._xs, self._ys = new_x, new_y
-        if self._due:
-            return True  # the timer already set draws the newest data
-        wait = 0.0
-        if self._drawn_at is not None and self._xs_drawn:
-            wait = self._drawn_at + self.min_redraw_s - self._clock()
-        if wait <= 0:
-            self.refresh()
-        else:
-            self._due = True
-            self.set_timer(wait, self._draw_due, name="chart redraw")
-        return True
-
-    def wants_data(self) -> bool:
-        """Whether data given now would be drawn now: callers skip computing a series (an hour
-        of samples) in between. Always True while no data was drawn (the first data is drawn
-        at once)."""
-        if self._due:
-            return False
-        if self._drawn_at is None or not self._xs_drawn:
-            return True
-        return self._clock() >= self._drawn_at + self.min_redraw_s
-
-    def _draw_due(self) -> None:
-        self._due = False
-        self.refresh()
-
-    @property
-    def latest(self) -> float | None:
-        return self._ys[-1] if self._ys else None
+        self.drawn_at: float | None = None
+        self.drawn_span = 0.0
+        """The x span of the series last drawn (seconds)."""
+        self.drew_data = False
+        self.clock: Callable[[], float] = time.monotonic
 
     def _colour(self) -> tuple[int, int, int]:
         value = self.app.theme_variables.get(self.colour_var) or self.app.theme_variables.get(
@@ -105,22 +62,123 @@ class MetricChart(PlotextPlot):
 
     def render(self) -> RenderResult:
         self.redraws += 1
-        self._drawn_at = self._clock()
-        self._xs_drawn = bool(self._xs)
+        self.drawn_at = self.clock()
+        self.drew_data = bool(self.xs)
+        self.drawn_span = (self.xs[-1] - self.xs[0]) if self.xs else 0.0
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        latest = self.latest
-        value = "–" if latest is None else f"{latest:,.{self.decimals}f}{self.unit}"
-        plt.title(f"{self.chart_title} {value}")
-        if self._xs:
-            plt.plot(list(self._xs), list(self._ys), color=self._colour(), marker="braille")
-            low = min(self._ys)
-            high = max(self._ys)
+        if self.xs:
+            plt.plot(list(self.xs), list(self.ys), color=self._colour(), marker="braille")
+            low = min(self.ys)
+            high = max(self.ys)
             if high == low:
                 high = low + 1
             plt.ylim(min(0.0, low), high)
-            plt.xlim(min(self._xs[0], -1.0), 0.0)
+            plt.xlim(min(self.xs[0], -1.0), 0.0)
         plt.xticks([])
         plt.frame(False)
         return super().render()
+
+
+class MetricChart(Vertical):
+    """A titled line chart; x is seconds relative to the newest sample."""
+
+    DEFAULT_CSS = """
+    MetricChart { width: 1fr; height: 1fr; min-width: 16; }
+    MetricChart > .chart-title { height: 1; width: 1fr; text-align: center; }
+    """
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        unit: str = "",
+        colour_var: str = "primary",
+        decimals: int = 1,
+        min_redraw_s: float = 5.0,
+        max_redraw_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        id: str | None = None,  # noqa: A002
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(id=id, classes=classes)
+        self.min_redraw_s = min_redraw_s
+        self.max_redraw_s = max_redraw_s
+        self._clock = clock
+        self._due = False
+        """New data is waiting for the spacing to allow a redraw (a timer is set)."""
+        self.chart_title = title
+        self.unit = unit
+        self.decimals = decimals
+        self.title_line = Line(self._title(None), fixed_height=True, classes="chart-title")
+        self.plot = Plot(colour_var)
+        self.plot.clock = clock
+        self._latest: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield self.title_line
+        yield self.plot
+
+    @property
+    def plt(self) -> Plt:
+        return self.plot.plt
+
+    @property
+    def redraws(self) -> int:
+        """How many times the plot was rebuilt (tests and benchmarks read it)."""
+        return self.plot.redraws
+
+    @property
+    def latest(self) -> float | None:
+        return self._latest
+
+    def _title(self, value: float | None) -> Text:
+        shown = "–" if value is None else f"{value:,.{self.decimals}f}{self.unit}"
+        return Text(f"{self.chart_title} {shown}", no_wrap=True, overflow="ellipsis", end="")
+
+    def show_latest(self, value: float | None) -> None:
+        """The newest value, in the title (every tick)."""
+        self._latest = value
+        self.title_line.show(self._title(value))
+
+    def spacing(self) -> float:
+        """Seconds between two drawings: what one braille dot stands for, within bounds."""
+        width = max(1, self.plot.size.width)
+        per_dot = self.plot.drawn_span / (2 * width)
+        return min(self.max_redraw_s, max(self.min_redraw_s, per_dot))
+
+    def set_series(self, xs: Sequence[float], ys: Sequence[float]) -> bool:
+        """New data; returns True (and schedules one redraw) only when it changed."""
+        plot = self.plot
+        new_x, new_y = tuple(xs), tuple(ys)
+        self.show_latest(new_y[-1] if new_y else None)
+        if (new_x, new_y) == (plot.xs, plot.ys):
+            return False
+        plot.xs, plot.ys = new_x, new_y
+        if self._due:
+            return True  # the timer already set draws the newest data
+        wait = 0.0
+        if plot.drawn_at is not None and plot.drew_data:
+            wait = plot.drawn_at + self.spacing() - self._clock()
+        if wait <= 0:
+            plot.refresh()
+        else:
+            self._due = True
+            self.set_timer(wait, self._draw_due, name="chart redraw")
+        return True
+
+    def wants_data(self) -> bool:
+        """Whether data given now would be drawn now: callers skip computing a series (an hour
+        of samples) in between. Always True while no data was drawn (the first data is drawn
+        at once)."""
+        plot = self.plot
+        if self._due:
+            return False
+        if plot.drawn_at is None or not plot.drew_data:
+            return True
+        return self._clock() >= plot.drawn_at + self.spacing()
+
+    def _draw_due(self) -> None:
+        self._due = False
+        self.plot.refresh()

@@ -1,11 +1,14 @@
-"""A DataTable fed (key -> record) each tick and updated in place.
+"""A table fed (key -> record) each tick that repaints only the lines whose content changed.
 
 Each tick the pane hands over its records; the table formats them through its column
-declarations, filters and sorts them in Python, then diffs against what it shows and touches only
-what changed: ``update_cell(..., update_width=False)`` for changed cells, ``add_row`` /
-``remove_row`` for arrivals and departures, one re-ordering of the row index, all inside
-``app.batch_update()``. Nothing changed means no call at all and so no repaint. The cursor follows
-its row key (a pid) while rows move.
+declarations, filters and sorts them in Python, and compares every visible line with what it
+showed: only the lines that differ are refreshed, so the terminal receives those lines and nothing
+else. A line is drawn straight into a :class:`~textual.strip.Strip` with one segment per run of
+equal style (the terminal gets a style sequence per run, not per cell) and kept until its row's
+cells change. The cursor follows its row key (a pid) while rows move.
+
+Textual's DataTable was the first implementation: it re-rendered every visible cell after any
+change and sent a style sequence per cell, 2-3 times the bytes and several times the CPU of this.
 
 Columns have fixed widths except one flexible column (the query) which takes what is left; on a
 narrow screen the columns with the highest ``priority`` number drop out first, so the flexible
@@ -14,29 +17,33 @@ column keeps at least its ``min_width``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
-from textual.coordinate import Coordinate
+from textual.geometry import Region, Size
 from textual.message import Message
-from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from pgtop.ui.format import Palette
 from pgtop.ui.widgets.line import same_text
 
-__all__ = ["Col", "KeyedTable"]
-
-SegmentLines = list[list[Segment]]
+__all__ = ["Col", "KeyedTable", "PaintCounts"]
 
 R = TypeVar("R")
+
+CELL_PADDING = 1
+"""Blank cells either side of every column."""
+
+_SLACK = 16
+"""Rows by which the scrollable height grows at a time (see KeyedTable._sync_virtual_size)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,18 @@ class Col(Generic[R]):
     """For the flexible column: never narrower than this."""
     min_share: float = 0.0
     """For the flexible column: never narrower than this share of the table (0.25 = 1/4)."""
+
+
+@dataclass(slots=True)
+class PaintCounts:
+    """What the table did since the counts were reset (tests and benchmarks read them)."""
+
+    rows_drawn: int = 0
+    """Rows turned into a line of segments (a cache miss)."""
+    lines_refreshed: int = 0
+    """Screen lines handed to the compositor to repaint."""
+    full_refreshes: int = 0
+    """Whole-widget repaints (resize, scroll, style change, new columns)."""
 
 
 def _sort_value(value: Any) -> tuple[int, Any]:
@@ -80,8 +99,144 @@ def unique_keys(records: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return unique
 
 
-class KeyedTable(DataTable[Text]):
+class _Painter:
+    """Turns cells into one line of segments: styles combined once, runs of equal style merged."""
+
+    def __init__(self) -> None:
+        self._combined: dict[tuple[Style, str | Style], Style] = {}
+
+    def style(self, base: Style, extra: str | Style) -> Style:
+        key = (base, extra)
+        style = self._combined.get(key)
+        if style is None:
+            parsed = Style.parse(extra) if isinstance(extra, str) else extra
+            style = self._combined[key] = base + parsed
+        return style
+
+    def forget(self) -> None:
+        self._combined.clear()
+
+    def runs(self, text: Text, width: int, base: Style) -> list[tuple[str, Style]]:
+        """``text`` fitted to ``width`` cells (cut with an ellipsis, padded as justified)."""
+        plain = text.plain
+        spans = text.spans
+        length = cell_len(plain)
+        if length > width:
+            return self._cut(text, width, base)
+        gap = width - length
+        if not spans and not text.style:
+            content = [(plain, base)] if plain else []
+        elif not spans or (len(spans) == 1 and spans[0].start == 0 and spans[0].end >= len(plain)):
+            style = self.style(base, text.style) if text.style else base
+            if spans:
+                style = self.style(style, spans[0].style)
+            content = [(plain, style)] if plain else []
+        else:
+            content = self._styled(text, base)
+        if not gap:
+            return content
+        pad = (" " * gap, base)
+        return [pad, *content] if text.justify == "right" else [*content, pad]
+
+    def _cut(self, text: Text, width: int, base: Style) -> list[tuple[str, Style]]:
+        if width <= 0:
+            return []
+        if not text.spans and not text.style:
+            return [(set_cell_size(text.plain, width - 1) + "…", base)]
+        cut = text.copy()
+        cut.truncate(width, overflow="ellipsis", pad=True)
+        return self._styled(cut, base)
+
+    def _styled(self, text: Text, base: Style) -> list[tuple[str, Style]]:
+        """Several spans: Rich divides the text (rare: tree prefixes, highlighted parts)."""
+        runs: list[tuple[str, Style]] = []
+        for segment in text.render(_CONSOLE, end=""):
+            style = self.style(base, segment.style) if segment.style else base
+            runs.append((segment.text, style))
+        return runs
+
+
+def _merged(runs: list[tuple[str, Style]]) -> list[Segment]:
+    segments: list[Segment] = []
+    text = ""
+    current: Style | None = None
+    for part, style in runs:
+        if not part:
+            continue
+        if style == current:
+            text += part
+            continue
+        if current is not None:
+            segments.append(Segment(text, current))
+        text, current = part, style
+    if current is not None and text:
+        segments.append(Segment(text, current))
+    return segments
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(width=10_000, color_system=None, legacy_windows=False)
+
+
+_CONSOLE = _console()
+
+
+class _CursorKeys(ScrollView, can_focus=True):
+    """The cursor keys (a base class of their own so that help lists only the table's own keys:
+    Textual merges the BINDINGS of every class in the MRO)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "First row", show=False),
+        Binding("end", "last", "Last row", show=False),
+    ]
+
+
+class KeyedTable(_CursorKeys):
     """Rows keyed by a string; see the module docstring."""
+
+    DEFAULT_CSS = """
+    KeyedTable {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        overflow-x: hidden;
+        overflow-y: auto;
+        scrollbar-gutter: stable;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .keyed-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .keyed-table--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        & > .keyed-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        &:ansi > .keyed-table--header {
+            background: ansi_bright_blue;
+            color: ansi_default;
+        }
+        & > .keyed-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"keyed-table--header", "keyed-table--cursor"}
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -114,6 +269,18 @@ class KeyedTable(DataTable[Text]):
             self.column = column
             self.reverse = reverse
 
+    class RowSelected(Message):
+        """The row under the cursor was chosen (a click on the selected row)."""
+
+        def __init__(self, table: KeyedTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+        @property
+        def control(self) -> KeyedTable:
+            return self.table
+
     def __init__(
         self,
         columns: Sequence[Col[Any]],
@@ -125,17 +292,7 @@ class KeyedTable(DataTable[Text]):
         id: str | None = None,  # noqa: A002 - textual's name
         classes: str | None = None,
     ) -> None:
-        # cell renders kept across updates (see _render_cell); DataTable's __init__ clears it
-        self._cell_lines: dict[
-            tuple[str | None, str | None], tuple[Text, Any, int, SegmentLines]
-        ] = {}
-        super().__init__(
-            id=id,
-            classes=classes,
-            cursor_type="row",
-            zebra_stripes=False,
-            show_row_labels=False,
-        )
+        super().__init__(id=id, classes=classes)
         self.specs: tuple[Col[Any], ...] = tuple(columns)
         self._by_key = {c.key: c for c in self.specs}
         self.sortable = sortable
@@ -147,6 +304,8 @@ class KeyedTable(DataTable[Text]):
         self.matched = 0
         """Rows that pass the filter (all records without one), shown or not."""
         self.palette = Palette()
+        self.counts = PaintCounts()
+        self.cursor_row = 0
         self._records: list[tuple[str, Any]] = []
         self._records_given: Sequence[tuple[str, Any]] | None = None
         self._record_by_key: dict[str, Any] = {}
@@ -156,6 +315,13 @@ class KeyedTable(DataTable[Text]):
         self._rendered: dict[str, tuple[Any, tuple[Text, ...]]] = {}
         self._next_rendered: dict[str, tuple[Any, tuple[Text, ...]]] = {}
         self._order: list[str] = []
+        self._painter = _Painter()
+        self._lines: dict[str, tuple[tuple[Text, ...], bool, Strip]] = {}
+        self._header: Strip | None = None
+        self._blank: Strip | None = None
+        self._styles: tuple[Style, Style] | None = None
+        self._painted: list[tuple[str, tuple[Text, ...], bool] | None] = []
+        """What each screen line under the header shows (what a repaint is compared with)."""
 
     # ------------------------------------------------------------------ public
 
@@ -168,6 +334,14 @@ class KeyedTable(DataTable[Text]):
         """Row keys in display order (after filter and sort)."""
         return list(self._order)
 
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
+
+    def get_row(self, key: str) -> tuple[Text, ...]:
+        """The cells shown for row ``key`` (visible columns, in order)."""
+        return self._shown[key]
+
     def column_width(self, key: str) -> int | None:
         for spec, width in zip(self._visible, self._widths, strict=True):
             if spec.key == key:
@@ -176,9 +350,8 @@ class KeyedTable(DataTable[Text]):
 
     def set_records(self, records: Sequence[tuple[str, Any]]) -> None:
         """The rows as (key, record); a repeated key gets a `#2`, `#3` … suffix in order of
-        appearance (a DataTable raises on duplicates). The very same sequence object as
-        last time (a pane passing on unchanged rows) is a no-op: sorting, filtering and
-        columns changing re-apply by themselves."""
+        appearance. The very same sequence object as last time (a pane passing on unchanged
+        rows) is a no-op: sorting, filtering and columns changing re-apply by themselves."""
         if records is self._records_given:
             return
         self._records_given = records
@@ -187,14 +360,13 @@ class KeyedTable(DataTable[Text]):
         self._apply()
 
     def set_columns(self, columns: Sequence[Col[Any]], sort_key: str | None = None) -> None:
-        """Another set of column declarations (e.g. interval vs cumulative): a rebuild."""
+        """Another set of column declarations (e.g. interval vs cumulative)."""
         self.specs = tuple(columns)
         self._by_key = {c.key: c for c in self.specs}
         if sort_key is not None:
             self.sort_key = sort_key
         if self.size.width > 0:
-            visible, widths = self._layout(self._available_width())
-            self._rebuild(visible, widths)
+            self._relayout(force=True)
 
     def set_filter(self, text: str) -> None:
         if text != self.filter_text:
@@ -209,10 +381,9 @@ class KeyedTable(DataTable[Text]):
 
     @property
     def selected_key(self) -> str | None:
-        if not self.row_count or not self._order:
+        if not self._order:
             return None
-        row = min(self.cursor_coordinate.row, len(self._order) - 1)
-        return self._order[row]
+        return self._order[min(self.cursor_row, len(self._order) - 1)]
 
     @property
     def selected_record(self) -> Any:
@@ -226,10 +397,30 @@ class KeyedTable(DataTable[Text]):
     def select_key(self, key: str) -> bool:
         if key not in self._shown:
             return False
-        self.move_cursor(row=self._order.index(key))
+        self.move_cursor(self._order.index(key))
         return True
 
+    def move_cursor(self, row: int) -> None:
+        """Put the cursor on display row ``row`` (clamped) and scroll it into view."""
+        row = max(0, min(row, len(self._order) - 1))
+        if row != self.cursor_row:
+            self.cursor_row = row
+            self._repaint_changed()
+        self._scroll_to_cursor()
+
     # ------------------------------------------------------------------ actions
+
+    def action_cursor(self, step: int) -> None:
+        self.move_cursor(self.cursor_row + step)
+
+    def action_page(self, direction: int) -> None:
+        self.move_cursor(self.cursor_row + direction * max(1, self._rows_high() - 1))
+
+    def action_first(self) -> None:
+        self.move_cursor(0)
+
+    def action_last(self) -> None:
+        self.move_cursor(len(self._order) - 1)
 
     def action_sort_column(self, step: int) -> None:
         if not self.sortable or not self._visible:
@@ -239,24 +430,49 @@ class KeyedTable(DataTable[Text]):
             index = (keys.index(self.sort_key) + step) % len(keys)
         else:
             index = 0 if step > 0 else len(keys) - 1
-        self.sort_key = keys[index]
-        self._relabel()
+        self._sort_by(keys[index], self.reverse)
+
+    def action_reverse_sort(self) -> None:
+        if self.sortable:
+            self._sort_by(self.sort_key, not self.reverse)
+
+    def _sort_by(self, key: str | None, reverse: bool) -> None:
+        self.sort_key, self.reverse = key, reverse
+        self._header = None
+        self.refresh(Region(0, 0, self.size.width, 1))
         self._apply()
         self.post_message(self.SortChanged(self, self.sort_key, self.reverse))
 
-    def action_reverse_sort(self) -> None:
+    def on_click(self, event: events.Click) -> None:
+        if event.y == 0:
+            self._header_clicked(event.x)
+            return
+        row = int(self.scroll_y) + event.y - 1
+        if not 0 <= row < len(self._order):
+            return
+        event.stop()
+        if row == self.cursor_row:
+            self.post_message(self.RowSelected(self, self._order[row]))
+        else:
+            self.move_cursor(row)
+
+    def _header_clicked(self, x: int) -> None:
         if not self.sortable:
             return
-        self.reverse = not self.reverse
-        self._relabel()
-        self._apply()
-        self.post_message(self.SortChanged(self, self.sort_key, self.reverse))
+        left = 0
+        for spec, width in zip(self._visible, self._widths, strict=True):
+            right = left + width + 2 * CELL_PADDING
+            if left <= x < right:
+                same = spec.key == self.sort_key
+                self._sort_by(spec.key, not self.reverse if same else self.reverse)
+                return
+            left = right
 
     # ------------------------------------------------------------------ layout
 
     def _layout(self, width: int) -> tuple[tuple[Col[Any], ...], tuple[int, ...]]:
         """Visible columns and their widths for ``width`` cells."""
-        pad = 2 * self.cell_padding
+        pad = 2 * CELL_PADDING
         cols = list(self.specs)
         flex = next((c for c in cols if c.width is None), None)
 
@@ -282,49 +498,41 @@ class KeyedTable(DataTable[Text]):
                 widths.append(c.width)
         return tuple(cols), tuple(widths)
 
-    def _available_width(self) -> int:
-        return max(0, self.size.width - int(self.styles.scrollbar_size_vertical))
-
     def on_resize(self, event: events.Resize) -> None:
         del event
+        self._relayout()
+
+    def _relayout(self, *, force: bool = False) -> None:
         if self.size.width <= 0:
             return
-        visible, widths = self._layout(self._available_width())
-        if (visible, widths) != (self._visible, self._widths):
-            self._rebuild(visible, widths)
-
-    def _label(self, spec: Col[Any]) -> Text:
-        title = spec.title
-        if self.sortable and spec.key == self.sort_key:
-            title += " ▼" if self.reverse else " ▲"
-        return Text(title, justify=spec.justify, no_wrap=True, overflow="ellipsis")
-
-    def _relabel(self) -> None:
-        changed = False
-        for spec in self._visible:
-            column = self.columns.get(spec.key)  # type: ignore[call-overload]
-            if column is None:
-                continue
-            label = self._label(spec)
-            if column.label.plain != label.plain:
-                column.label = label
-                changed = True
-        if changed:
-            self._clear_caches()
-            self.refresh()
-
-    def _rebuild(self, visible: tuple[Col[Any], ...], widths: tuple[int, ...]) -> None:
-        """New column layout (resize only): rebuild columns and rows, keep the cursor's key."""
-        selected = self.selected_key
-        with self.app.batch_update():
-            self.clear(columns=True)
+        visible, widths = self._layout(self.size.width)
+        if force or (visible, widths) != (self._visible, self._widths):
+            selected = self.selected_key
             self._visible, self._widths = visible, widths
-            for spec, width in zip(visible, widths, strict=True):
-                self.add_column(self._label(spec), width=width, key=spec.key)
-            self._shown = {}
-            self._order = []
             self._rendered = {}
+            self._shown = {}
+            self._forget_lines()
             self._apply(selected=selected)
+        self._sync_virtual_size()
+        self._repaint_all()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._forget_lines()
+        self._painter.forget()
+
+    def on_focus(self) -> None:
+        self._forget_lines()
+        self._repaint_all()
+
+    def on_blur(self) -> None:
+        self._forget_lines()
+        self._repaint_all()
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)  # refreshes the whole widget when it moved
+        if round(old_value) != round(new_value):
+            self._painted = self._screen_lines()
 
     # ------------------------------------------------------------------ the diff
 
@@ -394,119 +602,182 @@ class KeyedTable(DataTable[Text]):
         if selected is None:
             selected = self.selected_key
         rows = self._rows()
-        wanted = dict(rows)
-        order = [key for key, _ in rows]
         shown = self._shown
-        gone = [key for key in self._order if key not in wanted]
-        new = [key for key in order if key not in shown]
-        changed: list[tuple[str, str, Text]] = []
-        col_keys = [c.key for c in self._visible]
+        wanted: dict[str, tuple[Text, ...]] = {}
         for key, cells in rows:
             old = shown.get(key)
-            if old is None or old is cells:  # new row, or the very cells already shown
-                continue
-            for col, a, b in zip(col_keys, old, cells, strict=True):
-                if a is not b and not same_text(a, b):
-                    changed.append((key, col, b))
-        if not gone and not new and not changed and order == self._order:
-            self._shown = wanted
-            return  # nothing to do: no repaint
-        with self.app.batch_update():
-            for key in gone:
-                self.remove_row(key)
-            self._forget(gone)
-            for key in new:
-                self.add_row(*wanted[key], key=key)
-            for key, col, value in changed:
-                self.update_cell(key, col, value, update_width=False)
-            current = [k for k in self._order if k in wanted] + new
-            if current != order:
-                self._reorder(order)
-            self._shown = wanted
-            self._order = order
-            self._follow(selected)
+            # keep the very cells already shown when they look the same: the line cache and
+            # the repaint test compare cells by identity
+            if old is not None and old is not cells and _same_cells(old, cells):
+                rendered = self._rendered.get(key)
+                if rendered is not None:
+                    self._rendered[key] = (rendered[0], old)
+                cells = old
+            wanted[key] = cells
+        gone = [key for key in self._order if key not in wanted]
+        for key in gone:
+            self._lines.pop(key, None)
+        self._shown = wanted
+        self._order = list(wanted)
+        if selected is not None and selected in wanted:
+            self.cursor_row = self._order.index(selected)
+        elif self._order:
+            self.cursor_row = min(self.cursor_row, len(self._order) - 1)
+        else:
+            self.cursor_row = 0
+        self._sync_virtual_size()
+        self._repaint_changed()
+        if selected is not None and selected in wanted:
+            self._scroll_to_cursor()
 
     # ------------------------------------------------------------------ painting
 
-    def _render_cell(
-        self,
-        row_index: int,
-        column_index: int,
-        base_style: Style,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> SegmentLines:
-        """DataTable's cell render, cached across updates.
+    def _rows_high(self) -> int:
+        return max(0, self.size.height - 1)
 
-        DataTable keys its render caches by a counter that every ``update_cell`` bumps, so one
-        changed cell made the next frame re-render every visible cell (~40 ms at 200x50). Here a
-        cell's lines are reused while its value is the very same object (the diff replaces a
-        cell's Text only when it changed) and its style, width and cursor state are the same. A
-        row that only moved gets its lines back with the new row index in the style's meta
-        (what a mouse click reads), which costs a fraction of a render."""
-        if row_index < 0 or column_index < 0:  # header and label cells: rare, not cached
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        row_key = self._row_locations.get_key(row_index)
-        column_key = self._column_locations.get_key(column_index)
-        if row_key is None or column_key is None:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        value = self._data[row_key][column_key]
-        state = (
-            column_index,
-            base_style,
-            width,
-            cursor,
-            hover,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-        )
-        key = (row_key.value, column_key.value)
-        hit = self._cell_lines.get(key)
-        if hit is not None and hit[0] is value and hit[1] == state:
-            if hit[2] == row_index:
-                return hit[3]
-            meta = Style.from_meta({"row": row_index, "column": column_index})
-            lines = [
-                [Segment(seg.text, seg.style + meta if seg.style else meta) for seg in line]
-                for line in hit[3]
-            ]
+    def _sync_virtual_size(self) -> None:
+        """Rows plus the header, with slack when the rows overflow the screen.
+
+        A row count that changes every tick must cost neither a layout nor a scrollbar redraw
+        every tick (Textual's scrollbar takes ~5 ms to draw at 50 lines): while the rows
+        overflow, the scrollable height grows in steps of ``_SLACK`` rows and shrinks only
+        when two steps are unused, so the thumb stays put. The screen is laid out again only
+        when the scrollbar appears or goes (or when the table's own height is auto)."""
+        rows = len(self._order) + 1
+        current = self.virtual_size.height
+        if rows > self.size.height:
+            if rows > current or rows < current - 2 * _SLACK:
+                height = max(rows, current) if rows > current else rows
+                height = -(-height // _SLACK) * _SLACK
+            else:
+                height = current
         else:
-            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        self._cell_lines[key] = (value, state, row_index, lines)
+            height = rows
+        size = Size(self.size.width, height)
+        if size == self.virtual_size:
+            return
+        before = self.virtual_size.height > self.size.height
+        after = size.height > self.size.height
+        if before != after or self.styles.height is None or self.styles.height.is_auto:
+            self.virtual_size = size
+            return
+        self.set_reactive(ScrollView.virtual_size, size)
+        self._scroll_update(size)  # the scrollbar's thumb
+        if self.scroll_y > self.max_scroll_y:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+
+    def _scroll_to_cursor(self) -> None:
+        high = self._rows_high()
+        if high <= 0 or not self._order:
+            return
+        top = int(self.scroll_y)
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False, immediate=True)
+        elif self.cursor_row >= top + high:
+            self.scroll_to(y=self.cursor_row - high + 1, animate=False, immediate=True)
+
+    def _screen_lines(self) -> list[tuple[str, tuple[Text, ...], bool] | None]:
+        top = int(self.scroll_y)
+        lines: list[tuple[str, tuple[Text, ...], bool] | None] = []
+        for index in range(top, top + self._rows_high()):
+            if index < len(self._order):
+                key = self._order[index]
+                lines.append((key, self._shown[key], index == self.cursor_row))
+            else:
+                lines.append(None)
         return lines
 
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._cell_lines.clear()
+    def _repaint_changed(self) -> None:
+        """Refresh the screen lines whose row, cells or cursor state changed."""
+        lines = self._screen_lines()
+        painted = self._painted
+        if len(painted) != len(lines):
+            self._painted = lines
+            self._repaint_all()
+            return
+        width = self.size.width
+        regions = []
+        for y, (now, before) in enumerate(zip(lines, painted, strict=True)):
+            if now == before or (
+                now is not None
+                and before is not None
+                and now[0] == before[0]
+                and now[1] is before[1]
+                and now[2] == before[2]
+            ):
+                continue
+            regions.append(Region(0, y + 1, width, 1))
+        self._painted = lines
+        if regions:
+            self.counts.lines_refreshed += len(regions)
+            self.refresh(*regions)
 
-    def notify_style_update(self) -> None:
-        self._cell_lines.clear()
-        super().notify_style_update()
-
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        """Every column has a fixed width and every row one line: DataTable's measuring of each
-        new cell (to grow auto-width columns) is skipped — 2,000 new rows cost ~200 ms of it."""
-        del new_rows
-        super()._update_dimensions(())
-
-    def _forget(self, keys: Iterable[str]) -> None:
-        """Drop the cached cell renders of rows that left."""
-        columns = [c.key for c in self._visible]
-        for key in keys:
-            for col in columns:
-                self._cell_lines.pop((key, col), None)
-
-    def _reorder(self, order: list[str]) -> None:
-        """Put the rows in ``order`` (DataTable.sort() cannot sort by row key)."""
-        self._row_locations = TwoWayDict({RowKey(key): i for i, key in enumerate(order)})
-        self._update_count += 1
+    def _repaint_all(self) -> None:
+        self._painted = self._screen_lines()
+        self.counts.full_refreshes += 1
         self.refresh()
 
-    def _follow(self, selected: str | None) -> None:
-        """Keep the cursor on ``selected``'s row wherever it moved."""
-        if selected is None or selected not in self._shown:
-            return
-        index = self._order.index(selected)
-        if self.cursor_coordinate.row != index:
-            self.cursor_coordinate = Coordinate(index, self.cursor_coordinate.column)
+    def _forget_lines(self) -> None:
+        self._lines.clear()
+        self._header = None
+        self._blank = None
+        self._styles = None
+
+    def _base_styles(self) -> tuple[Style, Style]:
+        """The widget's style and the cursor row's, worked out once per style change (Textual
+        computes ``rich_style`` by walking the ancestors' backgrounds)."""
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = (base, base + self.get_component_rich_style("keyed-table--cursor"))
+        return self._styles
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base, cursor_base = self._base_styles()
+        if y == 0:
+            if self._header is None or self._header.cell_length != width:
+                self._header = self._header_strip(width, base)
+            return self._header
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self._order):
+            if self._blank is None or self._blank.cell_length != width:
+                self._blank = Strip([Segment(" " * width, base)], width)
+            return self._blank
+        key = self._order[index]
+        cells = self._shown[key]
+        cursor = index == self.cursor_row
+        hit = self._lines.get(key)
+        if hit is not None and hit[0] is cells and hit[1] == cursor:
+            return hit[2]
+        strip = self._row_strip(cells, width, cursor_base if cursor else base)
+        self._lines[key] = (cells, cursor, strip)
+        self.counts.rows_drawn += 1
+        return strip
+
+    def _row_strip(self, cells: Sequence[Text], width: int, base: Style) -> Strip:
+        painter = self._painter
+        pad = (" " * CELL_PADDING, base)
+        runs: list[tuple[str, Style]] = []
+        used = 0
+        for cell, col_width in zip(cells, self._widths, strict=True):
+            runs.append(pad)
+            runs.extend(painter.runs(cell, col_width, base))
+            runs.append(pad)
+            used += col_width + 2 * CELL_PADDING
+        if used < width:
+            runs.append((" " * (width - used), base))
+        return Strip(_merged(runs), max(width, used)).crop(0, width)
+
+    def _header_strip(self, width: int, base: Style) -> Strip:
+        style = base + self.get_component_rich_style("keyed-table--header")
+        labels = []
+        for spec in self._visible:
+            title = spec.title
+            if self.sortable and spec.key == self.sort_key:
+                title += " ▼" if self.reverse else " ▲"
+            labels.append(Text(title, justify=spec.justify))
+        return self._row_strip(labels, width, style)
+
+
+def _same_cells(a: tuple[Text, ...], b: tuple[Text, ...]) -> bool:
+    return len(a) == len(b) and all(x is y or same_text(x, y) for x, y in zip(a, b, strict=True))
