@@ -9,7 +9,12 @@ Starts a lab, puts ~100 pgbench clients on the primary, then runs each monitor i
   - what its statements cost the server: execution ms per second (pg_stat_statements),
 and the pgtop / pg_activity ratios.
 
-    python benchmarks/ui_vs_pg_activity.py [--seconds 60] [--clients 100] [--size 200x50]
+    python benchmarks/ui_vs_pg_activity.py [--seconds 60] [--clients 100] [--rates 0,300]
+                                           [--size 200x50]
+
+Two loads by default: unthrottled pgbench (every client busy all the time: the table changes
+on every line each tick, what an incident looks like) and a rate-limited one (-R 300: most
+clients idle, the table quiet; what monitoring costs on an ordinary day).
 
 pg_activity comes from PyPI: pip install pg_activity (the `bench` extra).
 """
@@ -134,62 +139,42 @@ def measure(name: str, argv: list[str], lab: Lab, seconds: float, size: tuple[in
     return Run(name, cpu, written, seconds, ticks, calls, exec_ms)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--clients", type=int, default=100)
-    parser.add_argument(
-        "--rate", type=int, default=300, help="pgbench -R (tps), keeps 2 cores sane"
+def run_scenario(
+    lab: Lab, rate: int, args: argparse.Namespace, pg_activity: str, size: tuple[int, int]
+) -> list[Run]:
+    """Both monitors under one load, one after the other."""
+    dsn = lab.monitor_dsn()
+    load = pgbench(
+        lab.install.tool("pgbench"),
+        host="127.0.0.1",
+        port=lab.primary.port,
+        passfile=lab.primary.passfile,
+        clients=args.clients,
+        duration_s=2 * (args.seconds + WARM_UP_S) + 60,
+        application_name="pgbench-bench",
+        rate=rate or None,
     )
-    parser.add_argument("--size", default="200x50", help="terminal COLSxROWS")
-    args = parser.parse_args()
-    cols, rows = (int(v) for v in args.size.split("x"))
-    pg_activity = shutil.which("pg_activity") or os.path.join(
-        os.path.dirname(sys.executable), "pg_activity"
-    )
-    if not os.access(pg_activity, os.X_OK):
-        print("pg_activity is not installed: pip install pg_activity", file=sys.stderr)
-        return 1
-    with Lab(find_installation(), replica=False, pgbouncer=False) as lab:
-        major = lab.install.major
-        dsn = lab.monitor_dsn()
-        load = pgbench(
-            lab.install.tool("pgbench"),
-            host="127.0.0.1",
-            port=lab.primary.port,
-            passfile=lab.primary.passfile,
-            clients=args.clients,
-            duration_s=2 * (args.seconds + WARM_UP_S) + 60,
-            application_name="pgbench-bench",
-            rate=args.rate,
-        )
-        try:
-            time.sleep(3)
-            runs = [
-                measure(
-                    "pgtop",
-                    [sys.executable, "-m", "pgtop", dsn, "--refresh", "1"],
-                    lab,
-                    args.seconds,
-                    (rows, cols),
-                ),
-                measure(
-                    "pg_activity",
-                    [pg_activity, "--refresh", "1", dsn],
-                    lab,
-                    args.seconds,
-                    (rows, cols),
-                ),
-            ]
-        finally:
-            load.terminate()
-            load.wait()
-            if load.stderr:
-                load.stderr.close()
-    print(
-        f"{args.clients} pgbench clients (-R {args.rate}), {args.seconds:.0f} s window after "
-        f"{WARM_UP_S:.0f} s warm-up, terminal {cols}x{rows}, PostgreSQL {major}"
-    )
+    try:
+        time.sleep(3)
+        return [
+            measure(
+                "pgtop",
+                [sys.executable, "-m", "pgtop", dsn, "--refresh", "1"],
+                lab,
+                args.seconds,
+                size,
+            ),
+            measure("pg_activity", [pg_activity, "--refresh", "1", dsn], lab, args.seconds, size),
+        ]
+    finally:
+        load.terminate()
+        load.wait()
+        if load.stderr:
+            load.stderr.close()
+
+
+def report(title: str, runs: list[Run]) -> None:
+    print(title)
     print(f"{'':12} {'CPU s':>8} {'KB/min':>9} {'ticks':>6} {'period s':>9} {'server ms/s':>12}")
     for run in runs:
         print(
@@ -199,10 +184,42 @@ def main() -> int:
     ours, theirs = runs
     print(
         "ratio pgtop/pg_activity: "
-        f"CPU {ours.cpu_s / theirs.cpu_s:.2f}x, "
+        f"CPU {ours.cpu_s / max(theirs.cpu_s, 1e-9):.2f}x, "
         f"terminal bytes {ours.bytes_written / max(theirs.bytes_written, 1):.2f}x, "
         f"server cost {ours.exec_ms / max(theirs.exec_ms, 1e-9):.2f}x"
     )
+    print()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument(
+        "--rates",
+        default="0,300",
+        help="pgbench -R per scenario, comma-separated; 0 = unthrottled (every client busy)",
+    )
+    parser.add_argument("--size", default="200x50", help="terminal COLSxROWS")
+    args = parser.parse_args()
+    cols, rows = (int(v) for v in args.size.split("x"))
+    rates = [int(v) for v in args.rates.split(",")]
+    pg_activity = shutil.which("pg_activity") or os.path.join(
+        os.path.dirname(sys.executable), "pg_activity"
+    )
+    if not os.access(pg_activity, os.X_OK):
+        print("pg_activity is not installed: pip install pg_activity", file=sys.stderr)
+        return 1
+    with Lab(find_installation(), replica=False, pgbouncer=False) as lab:
+        major = lab.install.major
+        for rate in rates:
+            runs = run_scenario(lab, rate, args, pg_activity, (rows, cols))
+            load = "unthrottled" if not rate else f"-R {rate}"
+            report(
+                f"{args.clients} pgbench clients ({load}), {args.seconds:.0f} s window after "
+                f"{WARM_UP_S:.0f} s warm-up, terminal {cols}x{rows}, PostgreSQL {major}",
+                runs,
+            )
     return 0
 
 

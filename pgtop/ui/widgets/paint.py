@@ -75,7 +75,9 @@ class Painter:
         if width <= 0:
             return []
         if not text.spans and not text.style:
-            return [(set_cell_size(text.plain, width - 1) + "…", base)]
+            head = set_cell_size(text.plain, width - 1).rstrip(" ")
+            gap = width - 1 - cell_len(head)
+            return [(head + "…", base), (" " * gap, base)] if gap else [(head + "…", base)]
         cut = text.copy()
         cut.truncate(width, overflow="ellipsis", pad=True)
         return self._styled(cut, base)

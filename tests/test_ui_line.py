@@ -1,0 +1,108 @@
+"""Line and the painter: text drawn directly, repainted only on change, laid out only when its
+height may change."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from pgtop.ui.format import cell, num
+from pgtop.ui.widgets.line import Line, wrap_at_spaces
+from pgtop.ui.widgets.paint import Painter, merged
+
+BASE = Style(color="white", bgcolor="black")
+
+
+def plain(runs: list[tuple[str, Style]]) -> str:
+    return "".join(text for text, _ in runs)
+
+
+def test_painter_fits_pads_and_cuts() -> None:
+    painter = Painter()
+    assert plain(painter.runs(Text("abc"), 6, BASE)) == "abc   "
+    assert plain(painter.runs(num("12"), 6, BASE)) == "    12"
+    assert plain(painter.runs(Text("abc"), 7, BASE, "center")) == "  abc  "
+    assert plain(painter.runs(Text("abcdefgh"), 5, BASE)) == "abcd…"
+    wide = plain(painter.runs(Text("表表表表"), 5, BASE))  # two cells each
+    assert wide == "表表…"
+    assert plain(painter.runs(Text("x"), 0, BASE)) == ""
+
+
+def test_painter_keeps_styles_and_merges_equal_runs() -> None:
+    painter = Painter()
+    styled = cell("active", "bold red")
+    runs = painter.runs(styled, 8, BASE)
+    assert runs[0] == ("active", BASE + Style.parse("bold red"))
+    assert runs[1] == ("  ", BASE)
+    mixed = Text.assemble(("├─ ", "dim"), ("4201", "bold"))
+    runs = painter.runs(mixed, 9, BASE)
+    assert plain(runs) == "├─ 4201  "
+    assert {style for _, style in runs} >= {BASE + Style.parse("dim"), BASE + Style(bold=True)}
+    segments = merged([("a", BASE), ("b", BASE), ("c", BASE + Style(bold=True)), ("", BASE)])
+    assert [s.text for s in segments] == ["ab", "c"]
+
+
+def test_markup_and_escapes_stay_literal() -> None:
+    painter = Painter()
+    hostile = cell("[bold red]x\x1b[2J")
+    assert plain(painter.runs(hostile, 20, BASE)).rstrip() == "[bold red]x\\x1b[2J"
+
+
+def test_wrap_breaks_only_at_ascii_spaces() -> None:
+    chips = Text("●\u00a0hit\u00a099.2%  ▲\u00a0xact\u00a03m05s  ●\u00a0conn\u00a014%")
+    lines = [line.plain for line in wrap_at_spaces(chips, 16)]
+    assert lines == ["●\u00a0hit\u00a099.2%", "▲\u00a0xact\u00a03m05s", "●\u00a0conn\u00a014%"]
+    assert [t.plain for t in wrap_at_spaces(Text("short"), 16)] == ["short"]
+    long_word = wrap_at_spaces(Text("a " + "x" * 30), 10)
+    assert [t.plain for t in long_word] == ["a", "x" * 30]
+
+
+class Recorder(Line):
+    """A Line that remembers the refreshes it asked for."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.asked: list[bool] = []
+
+    def refresh(self, *args: object, layout: bool = False, **kwargs: object) -> Recorder:
+        self.asked.append(layout)
+        super().refresh(*args, layout=layout, **kwargs)  # type: ignore[arg-type]
+        return self
+
+
+class LinesApp(App[None]):
+    CSS = "#fixed { height: 1; text-wrap: nowrap; } #auto { height: auto; }"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fixed = Recorder(fixed_height=True, id="fixed")
+        self.auto = Recorder(fixed_height=False, id="auto")
+
+    def compose(self) -> ComposeResult:
+        yield self.fixed
+        yield self.auto
+
+
+async def test_line_repaints_on_change_only_and_lays_out_only_when_height_changes() -> None:
+    app = LinesApp()
+    async with app.run_test(size=(30, 10)) as pilot:
+        await pilot.pause()
+        fixed, auto = app.fixed, app.auto
+        fixed.asked.clear()
+        auto.asked.clear()
+        fixed.show(Text("a status line that is longer than thirty cells"))
+        fixed.show(Text("a status line that is longer than thirty cells"))  # the same: nothing
+        assert fixed.asked == [False]
+        await pilot.pause()
+        assert fixed.render_line(0).text.rstrip() == "a status line that is longer…"
+
+        auto.show(Text("one"))
+        auto.show(Text("two"))
+        auto.show(Text("three\nlines\nnow"))
+        auto.show(Text("still\nthree\nlines"))
+        assert auto.asked == [False, False, True, False]
+        await pilot.pause()
+        assert auto.size.height == 3
+        assert [auto.render_line(y).text.rstrip() for y in range(3)] == ["still", "three", "lines"]
+        assert str(auto.render()) == "still\nthree\nlines"
