@@ -13,7 +13,7 @@ been repainted (the compositor's update turned into terminal bytes, as on a real
 
 The same for an unchanged sample (only the clock in the header moves), for a "busy" sample in
 which every active row's duration moves (what a real server under load looks like each tick), and
-once for a full rebuild (clear + add 2,000 rows, what a resize does) for comparison.
+once for a full rebuild (every row drawn again, what a resize does) for comparison.
 
     python benchmarks/ui_render.py [--rows 2000] [--samples 20] [--size 200x50]
 """

@@ -413,3 +413,17 @@ async def test_unknown_theme_falls_back(tmp_path: Path, bad_theme: str) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.theme == "pgtop-dark"
+
+
+async def test_key_bar_follows_the_pane(tmp_path: Path) -> None:
+    app = app_for(RecordedFeed(s.recording()), tmp_path)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        bar = app.key_bar.text.plain
+        assert bar.startswith("a All types  i Idle  / Filter")
+        assert "? Help" in bar and "q Quit" in bar and "1-5 Panes" in bar
+        await pilot.press("5")
+        await pilot.pause()
+        bar = app.key_bar.text.plain
+        assert bar.startswith("t Interval/total")
+        assert "All types" not in bar

@@ -22,7 +22,7 @@ from textual.css.query import NoMatches
 from textual.logging import TextualHandler
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tab, TabbedContent, TabPane
+from textual.widgets import Static, Tab, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
@@ -42,6 +42,7 @@ from pgtop.ui.theming import build_themes
 from pgtop.ui.view import History, MonitorView, has_data
 from pgtop.ui.widgets.header import ServerHeader
 from pgtop.ui.widgets.health_bar import HealthBar, merge_statuses
+from pgtop.ui.widgets.key_bar import KeyBar, keys_text
 from pgtop.ui.widgets.keyed_table import KeyedTable
 
 __all__ = ["REFRESH_STEPS", "PgtopApp", "SampleReady", "make_app", "relabel", "settle_gc"]
@@ -140,6 +141,7 @@ class PgtopApp(App[None]):
         self.panes: dict[str, Pane] = {cls.pane_id: cls() for cls in self.PANES}
         self.header_widget = ServerHeader()
         self.health = HealthBar()
+        self.key_bar = KeyBar()
         self._startup_notes: list[str] = []
         self._theme_ready = False
         self._mounted = False
@@ -173,6 +175,7 @@ class PgtopApp(App[None]):
         self.palette = Palette.from_theme(self.current_theme)
         if not self._theme_ready:
             return
+        self._show_keys(self.active_pane)
         try:
             save_state(UiState(theme=name), self.state_path)
         except ConfigError as exc:
@@ -188,7 +191,7 @@ class PgtopApp(App[None]):
             for pane in self.panes.values():
                 with TabPane(pane.title, id=f"tab-{pane.pane_id}"):
                     yield pane
-        yield Footer()
+        yield self.key_bar
 
     def on_mount(self) -> None:
         for name in _LOGGERS:
@@ -204,6 +207,7 @@ class PgtopApp(App[None]):
             self.notify("\n".join(self._startup_notes), severity="warning", timeout=10)
         self._update_header()
         self.panes["activity"].focus_table()
+        self._show_keys(self.panes["activity"])
         if not self.is_headless:  # a real terminal (tests and benchmarks call it themselves)
             settle_gc()
         self._run_feed()
@@ -319,6 +323,22 @@ class PgtopApp(App[None]):
         pane_id = (event.pane.id or "").removeprefix("tab-")
         if pane_id in self.panes:
             self.panes[pane_id].focus_table()
+            self._show_keys(self.panes[pane_id])
+
+    def _show_keys(self, pane: Pane) -> None:
+        """The key bar for ``pane``: its own keys first, help early (the bar is cut at 80
+        columns)."""
+        own = vars(type(pane)).get("BINDINGS", [])
+        panes = Binding("1", "show_pane", "Panes", key_display="1-5")
+        app_keys = [
+            b
+            for b in self.BINDINGS
+            if isinstance(b, Binding) and b.id and not b.id.startswith("pane.")
+        ]
+        first = [b for b in app_keys if b.id in ("app.help", "app.quit")]
+        palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands")
+        groups = [own, Pane.BINDINGS, [panes], first, KeyedTable.BINDINGS, app_keys, [palette]]
+        self.key_bar.show(keys_text(groups, f"bold {self.palette.accent}"))
 
     @property
     def active_pane(self) -> Pane:
