@@ -36,6 +36,13 @@ from tests.collect_fixtures import connected, poll_until
 from tests.conftest import INSTALLATIONS
 
 KEY_BUDGET_S = 0.2
+WORST_KEY_S = 0.5
+
+# A test that documents an open gap (it xfails) costs ~40 s: run it on demand.
+KNOWN_GAP = pytest.mark.skipif(
+    not os.environ.get("PGTOP_KNOWN_GAPS"),
+    reason="documents an open latency gap (xfail); run with PGTOP_KNOWN_GAPS=1",
+)
 BACKENDS = 1000
 TABLES, COLUMNS = 110, 100  # 11,000 distinct statements: SELECT c<j> FROM t<i>
 MB_TEXT = "x" * (1024 * 1024)
@@ -43,13 +50,6 @@ MB_TEXT = "x" * (1024 * 1024)
 
 def figure(name: str, value: object) -> None:
     print(f"[scale] {name}: {value}")  # noqa: T201
-
-
-# Tests that document an open gap (they xfail) cost ~40 s each: run them on demand.
-KNOWN_GAP = pytest.mark.skipif(
-    not os.environ.get("PGTOP_KNOWN_GAPS"),
-    reason="documents an open latency gap (xfail); run with PGTOP_KNOWN_GAPS=1",
-)
 
 
 @pytest.fixture(scope="module")
@@ -101,29 +101,24 @@ async def _drive_ui(app: PgtopApp, keys: list[str], *, warm_s: float = 3.0) -> l
 NAVIGATION = {"down", "up", "end", "home"}  # cursor moves: no table is rebuilt
 
 
-def _check_keys(
-    name: str,
-    keys: list[str],
-    latencies: list[float],
-    *,
-    switch_budget_s: float = 1.5,
-    navigation_budget_s: float = KEY_BUDGET_S,
-) -> None:
-    """Cursor keys answer in < 0.2 s. Pane switches, sorting, the idle toggle and closing a
-    screen rebuild or repaint whole tables: even on a tiny recorded feed they take 0.17-0.33 s
-    on this 2-core machine (Pilot waits for the repaint), so they get ``switch_budget_s``."""
+def _check_keys(name: str, keys: list[str], latencies: list[float]) -> None:
+    """Keys answer in < 0.2 s: every cursor move, and 9 keys in 10 of the rest (pane switches,
+    sorting, the idle toggle repaint whole tables); no key ever takes more than 0.5 s. Other
+    test runs share these 2 cores: budgets stretch with the load average beyond 1 per core."""
     figure(
         f"{name} key latency",
         f"max {max(latencies) * 1000:.0f} ms, median {statistics.median(latencies) * 1000:.0f} ms"
         f" over {len(latencies)} keys: "
         + " ".join(f"{k}={t * 1000:.0f}" for k, t in zip(keys, latencies, strict=True)),
     )
-    # Other test runs share these 2 cores: budgets stretch with the load average beyond 1/core.
     load = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
     figure("load factor", f"{load:.2f}")
     navigation = [t for k, t in zip(keys, latencies, strict=True) if k in NAVIGATION]
-    assert max(navigation) < navigation_budget_s * load, latencies
-    assert max(latencies) < switch_budget_s * load, latencies
+    assert max(navigation) < KEY_BUDGET_S * load, latencies
+    ordered = sorted(latencies)
+    p90 = ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+    assert p90 < KEY_BUDGET_S * load, latencies
+    assert ordered[-1] < WORST_KEY_S * load, latencies
 
 
 KEYS = ["1", "i", "down", "down", "5", "down", "t", "1", "i", "2", "3", "5", "1"]
@@ -256,29 +251,13 @@ async def test_thousand_backends_poll_and_memory_bounded(
 async def test_thousand_backends_keys_answer(
     big_lab: Lab, idle_backends: list[psycopg.Connection[Any]], tmp_path: Path
 ) -> None:
-    """Idle hidden (the default): every sample carries 1,006 backends through the data layer,
-    summary and health; the table shows the few busy ones."""
+    """Idle hidden (the default: every sample still carries 1,006 backends through the data
+    layer, summary and health), then all 1,000 rows shown, every age changing each 0.5 s tick
+    (``i`` toggles)."""
     sampler = Sampler([PostgresSource(big_lab.monitor_dsn())], interval=0.5)
     app = make_app(Config(), sampler, state_path=tmp_path / "state.toml")
-    keys = ["end", "home", "down", "up", *[k for k in KEYS if k != "i"]]
-    _check_keys("1,000 backends (idle hidden)", keys, await _drive_ui(app, keys))
-
-
-@KNOWN_GAP
-@pytest.mark.xfail(
-    strict=False,
-    reason="UI: with all 1,000 rows shown every tick changes every row's ages; a key that lands "
-    "while a tick is applied waits 0.3-0.6 s (quiet machine). Needs cheaper per-tick updates in "
-    "pgtop/ui (not this module)",
-)
-async def test_thousand_backends_shown_keys_answer(
-    big_lab: Lab, idle_backends: list[psycopg.Connection[Any]], tmp_path: Path
-) -> None:
-    """All 1,000 rows on screen, every age changing each 0.5 s tick."""
-    sampler = Sampler([PostgresSource(big_lab.monitor_dsn())], interval=0.5)
-    app = make_app(Config(), sampler, state_path=tmp_path / "state.toml")
-    keys = ["i", "end", "home", "down", "up", *KEYS, "i"]
-    _check_keys("1,000 backends (idle shown)", keys, await _drive_ui(app, keys))
+    keys = ["end", "home", "down", "up", "i", "end", "home", "down", "up", *KEYS, "i"]
+    _check_keys("1,000 backends (idle hidden, then shown)", keys, await _drive_ui(app, keys))
 
 
 # --------------------------------------------------------------------------- 10,000 statements
@@ -391,9 +370,9 @@ async def _sleep_until(moment: float) -> None:
 
 @KNOWN_GAP
 @pytest.mark.xfail(
-    strict=True,
-    reason="UI: with the top-500 cap a switch to the statements pane still takes 0.35-0.45 s "
-    "(Textual's pane switch alone is 0.17-0.25 s on 2 cores); budget 0.2 s",
+    strict=False,
+    reason="UI: pane switches to and from the 500-row statements pane take 0.19-0.28 s on this "
+    "2-core machine (p90 just over the 0.2 s budget; cursor keys 65-110 ms)",
 )
 async def test_ten_thousand_statements_keys_answer(
     big_lab: Lab, many_statements: int, tmp_path: Path
@@ -401,7 +380,7 @@ async def test_ten_thousand_statements_keys_answer(
     sampler = Sampler([PostgresSource(big_lab.monitor_dsn())], interval=0.5)
     app = make_app(Config(), sampler, state_path=tmp_path / "state.toml")
     keys = ["5", "end", "home", "t", *KEYS, "5", "down"]
-    _check_keys("10,000 statements", keys, await _drive_ui(app, keys), switch_budget_s=0.2)
+    _check_keys("10,000 statements", keys, await _drive_ui(app, keys))
 
 
 # --------------------------------------------------------------------------- read schedule (pure)
