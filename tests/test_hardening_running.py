@@ -6,6 +6,9 @@ it never touches the shared session lab). The faults:
 - the whole primary hangs (SIGSTOP of the postmaster and every child) with the app running:
   resumed before the hang limit, and after it (connection abandoned, then reconnected);
 - PgBouncer hangs (SIGSTOP), both ways;
+- the streaming replica hangs (SIGSTOP) while the primary is watched too;
+- q while a connect to a hung server is in flight: a reconnect, and the very first connect;
+- a bug in the collector (an exception while it builds a sample) for a few ticks;
 - reconnects after ``pg_ctl restart -m fast``, after pgtop's backend is terminated, and after the
   watched standby is promoted, with a DSN that carries its password (no passfile);
 - terminal resizes, one at a time and in a burst, on real samples.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import re
@@ -36,6 +40,7 @@ from textual.geometry import Size
 from textual.pilot import Pilot
 from textual.widgets import TabbedContent
 
+from pgtop.collect.postgres import PostgresSource
 from pgtop.collect.sampler import Sampler
 from pgtop.commands.targets import Targets, make_sources
 from pgtop.config import load_config
@@ -50,6 +55,8 @@ T = TypeVar("T")
 INTERVAL = 0.5
 HANG_LIMIT = 3.0  # the sampler's own minimum is two intervals
 KEY_BUDGET_S = 0.2
+QUIT_BUDGET_S = 1.5  # q while a connect hangs (the connect timeout is 5 s)
+QUIT_WAIT_S = 12.0  # long enough to measure a quit held by a connect timeout or settle waits
 SIZE = (120, 40)
 NO_ANSWER = re.compile(r"no answer for (\d+(?:\.\d)?) s")
 
@@ -215,6 +222,9 @@ class Running:
     def latest(self, source: str) -> AnySample | None:
         return self.app.latest.get(source)
 
+    def is_fresh(self, source: str) -> bool:
+        return fresh(self.latest(source))
+
     @property
     def active(self) -> str:
         return self.app.query_one("#panes", TabbedContent).active
@@ -240,6 +250,24 @@ class Running:
         await self.press(home, home, lambda: self.active == home_tab)
         await self.press("space", " ", lambda: self.app.paused)
         await self.press("space", " ", lambda: not self.app.paused)
+
+    async def quit(self) -> float:
+        """Press q as the terminal would; seconds until the app's task and every task below
+        it are done (the feed worker, the sampler's loops and calls: Textual cancels workers
+        without awaiting them). Widgets' message pumps are closed later by run_test itself."""
+        event = events.Key("q", "q")
+        event.set_sender(self.app)
+        assert self.app._driver is not None  # noqa: SLF001
+        assert self.app._task is not None  # noqa: SLF001
+        started = time.perf_counter()
+        self.app._driver.send_message(event)  # noqa: SLF001
+        await asyncio.wait({self.app._task}, timeout=QUIT_WAIT_S)  # noqa: SLF001
+        while time.perf_counter() - started < QUIT_WAIT_S and (ours := feed_tasks()):
+            await asyncio.wait(ours, timeout=QUIT_WAIT_S)
+        elapsed = time.perf_counter() - started
+        assert self.app._task.done(), "q did not end the app"  # noqa: SLF001
+        assert not feed_tasks(), f"still running {elapsed:.1f} s after q: {feed_tasks()}"
+        return elapsed
 
     def screen_text(self) -> str:
         header = self.app.header_widget
@@ -279,12 +307,22 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running_app(
-    lab: Lab, tmp_path: Path, capfd: pytest.CaptureFixture[str], *, pgbouncer: bool = False
+    lab: Lab,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    *,
+    pgbouncer: bool = False,
+    replica: bool = False,
+    wait_fresh: bool = True,
 ) -> AsyncIterator[Running]:
     config_file = tmp_path / "config.toml"
     config_file.write_text("")
     config = load_config(config_file, env={})
-    targets = Targets(lab.monitor_dsn(), (), lab.bouncer_admin_dsn() if pgbouncer else None)
+    targets = Targets(
+        lab.monitor_dsn(),
+        (lab.replica_dsn(),) if replica else (),
+        lab.bouncer_admin_dsn() if pgbouncer else None,
+    )
     sampler = Sampler(make_sources(targets, config), interval=INTERVAL, hang_limit_s=HANG_LIMIT)
     app = make_app(config, sampler, targets=targets.describe(), state_path=tmp_path / "state.toml")
     counters = {source.name: count_polls(source) for source in sampler.sources}
@@ -299,9 +337,8 @@ async def running_app(
     capfd.readouterr()
     async with app.run_test(size=SIZE) as pilot:
         run = Running(app, pilot, published, counters)
-        await until(lambda: fresh(run.latest("primary")), "the first primary sample")
-        if pgbouncer:
-            await until(lambda: fresh(run.latest("pgbouncer")), "the first PgBouncer sample")
+        for name in counters if wait_fresh else ():
+            await until(functools.partial(run.is_fresh, name), f"the first {name} sample")
         yield run
         assert app._exception is None  # noqa: SLF001
     assert app._exception is None  # noqa: SLF001
@@ -309,6 +346,18 @@ async def running_app(
     await asyncio.sleep(0.05)
     left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not left, f"tasks left running after the app quit: {left}"
+
+
+TEXTUAL_PUMPS = frozenset({"MessagePump._process_messages", "Timer._run_timer"})
+
+
+def feed_tasks() -> set[asyncio.Task[Any]]:
+    """Running tasks other than this one and Textual's widget message pumps and timers."""
+    return {
+        t
+        for t in asyncio.all_tasks()
+        if t is not asyncio.current_task() and t.get_coro().__qualname__ not in TEXTUAL_PUMPS  # type: ignore[union-attr]
+    }
 
 
 def no_answer_growing(run: Running, source: str, start: float, end: float) -> None:
@@ -464,6 +513,146 @@ async def test_hung_pgbouncer_both_sides_of_the_hang_limit(
             f"after SIGCONT (same session), {second_recovery_s * 1000:.0f} ms (reconnected)"
         )
         ui_shows_no_answer(shown_before_limit, "pgbouncer")
+
+
+async def test_a_hung_replica_leaves_the_primary_and_the_keys_alone(
+    flab: Lab, tmp_path: Path, capfd: pytest.CaptureFixture[str], figures: list[str]
+) -> None:
+    assert flab.state is not None
+    async with running_app(flab, tmp_path, capfd, replica=True) as run:
+        replica = next(name for name in run.counters if name.startswith("replica "))
+        counter = run.counters[replica]
+        with sigstopped(flab.state.replica_pid):
+            stopped_at = time.monotonic()
+            shown = await run.hold(HANG_LIMIT - 0.8)
+            resumed_at = time.monotonic()
+        primary = [s for at, s in run.published.after(stopped_at, "primary") if at < resumed_at]
+        assert sum(fresh(s) for s in primary) >= 3, "a hung replica held up the primary"
+        assert all(s.connected for s in primary)
+        no_answer_growing(run, replica, stopped_at, resumed_at)
+        ui_shows_no_answer(shown, replica)
+        run.assert_keys_answered()
+        assert counter.max_in_flight == 1
+        assert counter.started_between(stopped_at, resumed_at) <= 1, "polls queued up"
+        at, sample = await until(
+            lambda: run.published.first_fresh(resumed_at, replica), "the replica to answer"
+        )
+        recovered_s = at - resumed_at
+        assert recovered_s < 2 * INTERVAL, f"fresh replica data {recovered_s:.2f} s after SIGCONT"
+        assert isinstance(sample, Sample)
+        assert sample.info is not None
+        assert sample.info.role is Role.STANDBY
+        assert sample.replication is not None
+        assert sample.replication.standby is not None
+        assert counter.connects == 1  # the same session answered
+        figures.append(
+            f"replica hung: {run.key_figures()}; fresh replica data "
+            f"{recovered_s * 1000:.0f} ms after SIGCONT"
+        )
+
+
+def connect_hanging(run: Running, since: float) -> bool:
+    """The UI was told that a connect attempt started after ``since`` gets no answer."""
+    return any(
+        not s.connected and (s.error or "").startswith("connecting: no answer for")
+        for _, s in run.published.after(since, "primary")
+    )
+
+
+async def test_q_quits_at_once_while_a_reconnect_hangs(
+    flab: Lab, tmp_path: Path, capfd: pytest.CaptureFixture[str], figures: list[str]
+) -> None:
+    assert flab.state is not None
+    threads = set(threading.enumerate())
+    with contextlib.ExitStack() as stopped:  # SIGCONT only once the app is gone
+        async with running_app(flab, tmp_path, capfd) as run:
+            stopped.enter_context(sigstopped(flab.state.primary_pid))
+            stopped_at = time.monotonic()
+            # past the hang limit the session is abandoned, and the reconnect hangs in turn
+            await until(
+                lambda: connect_hanging(run, stopped_at), "a reconnect to hang", HANG_LIMIT + 5
+            )
+            assert run.counters["primary"].connects >= 2
+            quit_s = await run.quit()
+        assert set(threading.enumerate()) <= threads, "a thread outlived the app"
+    assert quit_s < QUIT_BUDGET_S, f"q took {quit_s:.2f} s while a reconnect hung"
+    figures.append(f"q while a reconnect hangs: gone in {quit_s * 1000:.0f} ms")
+
+
+async def test_q_quits_at_once_while_the_first_connect_hangs(
+    flab: Lab, tmp_path: Path, capfd: pytest.CaptureFixture[str], figures: list[str]
+) -> None:
+    assert flab.state is not None
+    threads = set(threading.enumerate())
+    with sigstopped(flab.state.primary_pid):
+        async with running_app(flab, tmp_path, capfd, wait_fresh=False) as run:
+            await until(lambda: connect_hanging(run, 0), "the first connect to hang", 5)
+            await until(
+                lambda: "connecting: no answer for" in run.screen_text(), "the UI to say so", 3
+            )
+            assert not any(fresh(s) for _, s in run.published.items)
+            assert run.counters["primary"].connects == 1
+            quit_s = await run.quit()
+        assert set(threading.enumerate()) <= threads, "a thread outlived the app"
+    assert quit_s < QUIT_BUDGET_S, f"q took {quit_s:.2f} s while the first connect hung"
+    figures.append(f"q while the first connect hangs: gone in {quit_s * 1000:.0f} ms")
+
+
+# --------------------------------------------------------------------------- bugs
+
+
+async def test_a_bug_in_the_collector_keeps_the_last_data_and_the_feed_alive(
+    flab: Lab, tmp_path: Path, capfd: pytest.CaptureFixture[str], figures: list[str]
+) -> None:
+    async with running_app(flab, tmp_path, capfd) as run:
+        source = run.app.feed.sources[0]  # type: ignore[attr-defined]
+        assert isinstance(source, PostgresSource)
+        before = run.app.last_good["primary"]
+
+        def broken(results: Any, poll_ms: float) -> Sample:
+            raise KeyError("no_such_column")
+
+        source._sample = broken  # type: ignore[method-assign]  # noqa: SLF001
+        try:
+            broken_at = time.monotonic()
+            shown = []
+            while time.monotonic() < broken_at + 4 * INTERVAL:
+                await asyncio.sleep(0.1)
+                shown.append(run.screen_text())
+            fixed_at = time.monotonic()
+            last_good = run.app.last_good["primary"]
+        finally:
+            del source._sample  # noqa: SLF001
+        during = [s for at, s in run.published.after(broken_at, "primary") if at <= fixed_at]
+        assert len(during) >= 3, "the feed stopped publishing"
+        failed = [s for s in during if s.error is not None]
+        assert len(failed) >= len(during) - 1  # a poll already under way may still succeed
+        assert all(s.connected for s in during)
+        assert all(
+            (s.error or "").startswith(
+                "internal error in the primary collector: KeyError: 'no_such_column'"
+            )
+            for s in failed
+        ), [s.error for s in failed]
+        assert isinstance(last_good, Sample)
+        assert last_good.activity, "the last data left the screen"
+        assert last_good.taken_at >= before.taken_at
+        assert last_good.error is None
+        assert any(
+            "primary: internal error in the primary collector: KeyError" in text
+            and "showing the last data" in text
+            for text in shown
+        ), shown
+        at, sample = await until(
+            lambda: run.published.first_fresh(fixed_at, "primary"), "fresh data after the fix"
+        )
+        recovered_s = at - fixed_at
+        assert recovered_s < 2 * INTERVAL, f"fresh data {recovered_s:.2f} s after the fix"
+        assert isinstance(sample, Sample)
+        assert sample.activity
+        assert run.counters["primary"].connects == 1  # the session was kept throughout
+        await until(lambda: "internal error" not in run.screen_text(), "the note to go away", 3)
+        figures.append(f"collector bug: fresh data {recovered_s * 1000:.0f} ms after the fix")
 
 
 # --------------------------------------------------------------------------- reconnects

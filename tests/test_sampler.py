@@ -1,20 +1,28 @@
 """The sampler's scheduling against a real server: cadence, lateness, hangs, reconnects, pause.
 
 The source here is deliberately minimal (one real query per poll) so these tests are about the
-scheduler; the real collectors have their own tests.
+scheduler; the real collectors have their own tests. The exception: a bug in a source (an
+exception that is not a lost connection) is injected into the real PostgreSQL collector.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
+from collections.abc import Collection, Iterator, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+from pgtop.collect.capabilities import Capabilities
+from pgtop.collect.postgres import PostgresSource
 from pgtop.collect.sampler import Sampler, next_backoff
 from pgtop.collect.source import ConnectionLostError
+from pgtop.config import ConnectionSettings
 from pgtop.lab import Lab
 from pgtop.model import AnySample, Role, Sample, ServerInfo
 
@@ -70,6 +78,119 @@ class SleepySource:
 
 async def collect(sampler: Sampler, seconds: float) -> list[AnySample]:
     return await sampler.collect(seconds)
+
+
+class BuggySource(PostgresSource):
+    """The real PostgreSQL collector with a bug switched on for chosen polls (building the
+    sample raises KeyError after the round trip) or the first connects (AttributeError once
+    the session is open and probed)."""
+
+    def __init__(self, dsn: str, *, bad_polls: Collection[int] = (), bad_connects: int = 0) -> None:
+        super().__init__(dsn, settings=ConnectionSettings(application_name="pgtop-buggy"))
+        self.bad_polls = set(bad_polls)
+        self.bad_connects = bad_connects
+        self.polls = 0
+        self.connects = 0
+
+    def _sample(self, results: Mapping[str, list[Any]], poll_ms: float) -> Sample:
+        self.polls += 1
+        if self.polls in self.bad_polls:
+            raise KeyError("no_such_column")
+        return super()._sample(results, poll_ms)
+
+    def _adopt(self, caps: Capabilities) -> None:
+        self.connects += 1
+        if self.connects <= self.bad_connects:
+            raise AttributeError("'NoneType' object has no attribute 'version_num'")
+        super()._adopt(caps)
+
+
+@pytest.fixture
+def log_file(tmp_path: Path) -> Iterator[Path]:
+    """pgtop's records also go to a file, as `pgtop.logs.configure` arranges in the app."""
+    path = tmp_path / "pgtop.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    logger = logging.getLogger("pgtop")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)  # the level `configure` sets
+    try:
+        yield path
+    finally:
+        logger.setLevel(level)
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def read_log(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def has_data(sample: AnySample) -> bool:
+    return isinstance(sample, Sample) and sample.stats is not None and bool(sample.activity)
+
+
+async def test_a_bug_in_a_poll_fails_those_ticks_only_and_the_source_recovers(
+    lab: Lab, log_file: Path
+) -> None:
+    source = BuggySource(lab.monitor_dsn(), bad_polls={2, 3, 4})
+    sampler = Sampler([source], interval=0.5)
+    samples = await collect(sampler, 3.3)  # ticks at 0, 0.5 … 3.0: polls 1 … 7
+
+    assert all(s.connected for s in samples), [s.error for s in samples]
+    assert len(samples) >= 6
+    first, failed, after = samples[0], samples[1:4], samples[4:]
+    assert has_data(first)
+    assert first.error is None
+    expected = (
+        f"internal error in the primary collector: KeyError: 'no_such_column' — see the log "
+        f"{log_file}"
+    )
+    assert [s.error for s in failed] == [expected] * 3
+    assert not any(has_data(s) for s in failed)  # the UI keeps the last data, as on a failed tick
+    assert all(s.info is not None for s in failed)
+    assert len(after) >= 2
+    assert all(has_data(s) and s.error is None for s in after), [s.error for s in after]
+    # the normal cadence throughout, on the same session
+    times = [s.taken_at.timestamp() for s in samples]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert statistics.mean(gaps) == pytest.approx(0.5, rel=0.1), gaps
+    assert all(0.25 < gap < 0.9 for gap in gaps), gaps  # neither a busy loop nor a backoff
+    assert source.connects == 1
+    assert len({s.info.backend_pid for s in samples if s.info is not None}) == 1
+
+    logged = read_log(log_file)
+    assert logged.count("Traceback") == 1, logged  # once per run of the same error
+    assert "KeyError: 'no_such_column'" in logged
+    assert "in _sample" in logged
+    assert "data again after 3 tick(s) with an internal error" in logged
+
+
+async def test_a_bug_while_connecting_is_retried_like_a_failed_connect(
+    lab: Lab, log_file: Path
+) -> None:
+    source = BuggySource(lab.monitor_dsn(), bad_connects=2)
+    sampler = Sampler([source], interval=0.5)
+    samples = await collect(sampler, 2.0)
+
+    failed = [s for s in samples if not s.connected]
+    assert len(failed) == 2
+    assert all(
+        (s.error or "").startswith(
+            "internal error in the primary collector while connecting: AttributeError: "
+            "'NoneType' object has no attribute 'version_num' — see the log "
+        )
+        for s in failed
+    ), [s.error for s in failed]
+    assert samples[: len(failed)] == failed
+    assert failed[-1].retries == 1
+    fresh = samples[len(failed) :]
+    assert fresh, "no data after the bug went away"
+    assert all(has_data(s) and s.error is None for s in fresh), [s.error for s in fresh]
+    assert source.connects == 3
+    logged = read_log(log_file)
+    assert logged.count("Traceback") == 1, logged
+    assert "in _adopt" in logged
 
 
 async def test_ticks_keep_a_start_to_start_cadence(lab: Lab) -> None:

@@ -12,6 +12,11 @@ request to the hung server and wait for it (5 s + 5 s, then warnings). The sourc
 shuts the socket down instead, so the pending poll fails at once with a lost connection; the
 poll task is awaited before the next connect (its fd is never reused under it). A connect that
 hangs is watched the same way: a disconnected sample says "connecting: no answer for N s".
+
+A source that raises anything else (a bug: KeyError, ValueError … while it builds a sample) fails
+that tick only: the traceback goes to the log, the tick publishes "internal error in the X
+collector: …" without data (the UI keeps the last data, as for a failed tick), and the loop
+polls again at the next tick, so the source recovers by itself once the error goes away.
 """
 
 from __future__ import annotations
@@ -42,11 +47,35 @@ FIRST_BACKOFF_S = 0.25
 # connected samples leave room for the rate-less first sample after each reconnect
 HEALTH_HISTORY = 2 * TPS_WINDOW
 LATE_JITTER_S = 0.01  # timer jitter, not a tick delayed by a slow poll
+DETAIL_CHARS = 200  # of an internal error's message, in the one-line note
 
 
 def fmt_wait(value: float) -> str:
     """Tenths while short (a 0.5 s refresh shows the wait growing), whole seconds after 10."""
     return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def log_file() -> str | None:
+    """The file this module's records end up in, when logging goes to one."""
+    logger: logging.Logger | None = log
+    while logger is not None:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.FileHandler):
+                return handler.baseFilename
+        logger = logger.parent if logger.propagate else None
+    return None
+
+
+def internal_error_note(source: str, exc: BaseException, doing: str = "") -> str:
+    """One line for the UI: "internal error in the primary collector: KeyError: 'x' — see
+    the log /path"."""
+    detail = " ".join(str(exc).split())
+    if len(detail) > DETAIL_CHARS:
+        detail = detail[: DETAIL_CHARS - 1] + "…"
+    what = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    where = log_file()
+    see = f"see the log {where}" if where else "see the log"
+    return f"internal error in the {source} collector{doing}: {what} — {see}"
 
 
 def clamp_interval(seconds: float) -> float:
@@ -225,6 +254,8 @@ class _SourceLoop:
         self.disconnected_since: datetime | None = None
         self.retries = 0
         self.connected = False
+        self.failing: tuple[str, str] | None = None  # the internal error of the last attempts
+        self.failures = 0
 
     async def run(self) -> None:
         backoff: float | None = None
@@ -258,7 +289,15 @@ class _SourceLoop:
             while True:
                 done, _ = await asyncio.wait({attempt}, timeout=self.sampler.interval)
                 if done:
-                    self.info = attempt.result()
+                    try:
+                        self.info = attempt.result()
+                    except (ConnectionLostError, OSError):
+                        raise
+                    except Exception as exc:  # a bug in the source: retried like a failed connect
+                        note = self._internal_error(exc, " while connecting")
+                        await self.close()  # whatever it opened before failing
+                        self._lost(note)
+                        return False
                     break
                 waited = self.sampler.now() - started
                 if waited >= self.sampler.hang_limit_s:
@@ -297,7 +336,15 @@ class _SourceLoop:
             while True:
                 done, _ = await asyncio.wait({poll}, timeout=self.sampler.interval)
                 if done:
-                    return poll.result()
+                    try:
+                        sample = poll.result()
+                    except ConnectionLostError:
+                        raise
+                    except Exception as exc:  # a bug in the source: this tick fails, not the feed
+                        note = self._internal_error(exc)
+                        return self._bare_sample(note, datetime.now(UTC), connected=True)
+                    self._recovered()
+                    return sample
                 waited = self.sampler.now() - started
                 if waited >= self.sampler.hang_limit_s:
                     await self._abandon(poll)
@@ -328,6 +375,7 @@ class _SourceLoop:
         if pending.done():
             _consume(pending)
             return
+        pending.add_done_callback(_consume)  # first: a second cancel may cut the waits short
         shut = False
         if isinstance(self.source, Abandonable):
             with contextlib.suppress(Exception):
@@ -337,9 +385,26 @@ class _SourceLoop:
         if not pending.done():
             pending.cancel()
             await asyncio.wait({pending}, timeout=SETTLE_S)
-        pending.add_done_callback(_consume)
         if not pending.done():
             log.warning("%s: an abandoned call is still pending", self.source.name)
+
+    def _internal_error(self, exc: Exception, doing: str = "") -> str:
+        """Log the traceback (once per run of the same error, not every tick); the note."""
+        signature = (type(exc).__qualname__, str(exc))
+        if signature != self.failing:
+            log.error("%s: internal error%s", self.source.name, doing, exc_info=exc)
+            self.failing, self.failures = signature, 0
+        self.failures += 1
+        return internal_error_note(self.source.name, exc, doing)
+
+    def _recovered(self) -> None:
+        if self.failing is not None:
+            log.info(
+                "%s: data again after %d tick(s) with an internal error",
+                self.source.name,
+                self.failures,
+            )
+            self.failing, self.failures = None, 0
 
     def _emit(self, sample: AnySample) -> None:
         self.disconnected_since = None
