@@ -421,7 +421,9 @@ async def test_key_bar_follows_the_pane(tmp_path: Path) -> None:
         await pilot.pause()
         bar = app.key_bar.text.plain
         assert bar.startswith("a All types  i Idle  / Filter")
-        assert "? Help" in bar and "q Quit" in bar and "1-5 Panes" in bar
+        assert "? Help" in bar
+        assert "q Quit" in bar
+        assert "1-5 Panes" in bar
         await pilot.press("5")
         await pilot.pause()
         bar = app.key_bar.text.plain
