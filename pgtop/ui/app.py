@@ -62,7 +62,13 @@ class SampleReady(Message):
         self.sample = sample
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SampleReady) and message.sample.source == self.sample.source
+        """A newer sample replaces a queued one of the same source, unless the connection
+        state changed in between: a short outage must still show its banner."""
+        return (
+            isinstance(message, SampleReady)
+            and message.sample.source == self.sample.source
+            and message.sample.connected == self.sample.connected
+        )
 
 
 def _pane_binding(key: str, pane: str, title: str) -> Binding:
