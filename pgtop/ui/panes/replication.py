@@ -268,9 +268,7 @@ class ReplicationPane(Pane):
         )
         source = view.main if view.main is not None else (standbys[0].source if standbys else None)
         if source is not None:
-            self.chart.show_latest(view.history.latest(source, max_replay_lag))
-            if self.chart.wants_data():
-                self.chart.set_series(*view.history.series(source, max_replay_lag))
+            self.chart.follow(view.history, source, max_replay_lag)
 
     def status_text(self, view: MonitorView) -> Text:
         primaries = self._primaries(view)

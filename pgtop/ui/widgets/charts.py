@@ -27,6 +27,8 @@ from textual.containers import Vertical
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot as Plt
 
+from pgtop.model import Sample
+from pgtop.ui.view import History
 from pgtop.ui.widgets.line import Line
 
 __all__ = ["MetricChart", "Plot"]
@@ -147,6 +149,15 @@ class MetricChart(Vertical):
         width = max(1, self.plot.size.width)
         per_dot = self.plot.drawn_span / (2 * width)
         return min(self.max_redraw_s, max(self.min_redraw_s, per_dot))
+
+    def follow(
+        self, history: History, source: str, value: Callable[[Sample], float | None]
+    ) -> None:
+        """One tick of ``value`` over ``source``'s history: the live value in the title, the
+        series (an hour of samples walked) only when it will be drawn."""
+        self.show_latest(history.latest(source, value))
+        if self.wants_data():
+            self.set_series(*history.series(source, value))
 
     def set_series(self, xs: Sequence[float], ys: Sequence[float]) -> bool:
         """New data; returns True (and schedules one redraw) only when it changed."""

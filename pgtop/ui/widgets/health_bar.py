@@ -97,7 +97,4 @@ class HealthBar(Horizontal):
             ("lag", max_replay_lag),
             ("hit", _hit),
         ):
-            chart = self.charts[name]
-            chart.show_latest(history.latest(main, fn))
-            if chart.wants_data():  # an hour of samples is walked only when it will be drawn
-                chart.set_series(*history.series(main, fn))
+            self.charts[name].follow(history, main, fn)
