@@ -56,6 +56,12 @@ def test_wrap_breaks_only_at_ascii_spaces() -> None:
     assert [t.plain for t in wrap_at_spaces(Text("short"), 16)] == ["short"]
     long_word = wrap_at_spaces(Text("a " + "x" * 30), 10)
     assert [t.plain for t in long_word] == ["a", "x" * 30]
+    # a chip wider than the line breaks at its own no-break spaces, not mid-word
+    chip = Text("●\u00a0replica\u00a0127.0.0.1:39371:\u00a0replay\u00a0lag\u00a00.00s")
+    assert [t.plain for t in wrap_at_spaces(chip, 28)] == [
+        "●\u00a0replica\u00a0127.0.0.1:39371:",
+        "replay\u00a0lag\u00a00.00s",
+    ]
 
 
 class Recorder(Line):

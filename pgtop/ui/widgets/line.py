@@ -31,6 +31,7 @@ from pgtop.ui.widgets.paint import Align, Painter, merged
 __all__ = ["Line", "same_text", "wrap_at_spaces"]
 
 _WORD = re.compile(r"([^ ]+)( *)")
+_PART = re.compile("[^\u00a0]+\u00a0*")
 
 
 def same_text(a: Text, b: Text) -> bool:
@@ -38,9 +39,10 @@ def same_text(a: Text, b: Text) -> bool:
 
 
 def wrap_at_spaces(text: Text, width: int) -> list[Text]:
-    """``text`` broken into lines of ``width`` cells at ASCII spaces only: a no-break space
-    (U+00A0) keeps a health chip together (Rich's own wrapping breaks at any whitespace). A word
-    wider than the line is left whole (the painter cuts it with an ellipsis)."""
+    """``text`` broken into lines of ``width`` cells at ASCII spaces: a no-break space (U+00A0)
+    keeps a health chip together (Rich's own wrapping breaks at any whitespace). Only a chip
+    wider than the whole line is broken, at its no-break spaces; a part still too wide is left
+    whole (the painter cuts it with an ellipsis)."""
     plain = text.plain
     if cell_len(plain) <= width:
         return [text]
@@ -51,7 +53,17 @@ def wrap_at_spaces(text: Text, width: int) -> list[Text]:
         if column and column + word > width:
             breaks.append(match.start())
             column = 0
-        column += word + len(match.group(2))
+        if word > width:
+            column = 0
+            for part in _PART.finditer(match.group(1)):
+                size = cell_len(part.group())
+                if column and column + size > width:
+                    breaks.append(match.start() + part.start())
+                    column = 0
+                column += size
+        else:
+            column += word
+        column += len(match.group(2))
     lines = list(text.divide(breaks))
     for line in lines:
         line.rstrip()
