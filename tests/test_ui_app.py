@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from textual.widget import Widget
 from textual.widgets import Static, TabbedContent
 
 from pgtop.config import Config, load_state
@@ -73,7 +75,7 @@ def plain_rows(t: KeyedTable) -> list[list[str]]:
     return [[c.plain for c in t.get_row(key)] for key in t.shown_keys]
 
 
-def static_text(widget: Static) -> str:
+def static_text(widget: Widget) -> str:
     return str(widget.render())
 
 
@@ -263,6 +265,45 @@ async def test_disconnected_banner_appears_and_disappears(tmp_path: Path) -> Non
         await push(pilot, feed, s.primary(4))
         assert not banner.display
         assert not pane.has_class("-stale")
+        # the outage stays on screen for a minute after it ended
+        notice = app.header_widget.notice
+        assert notice.display
+        assert static_text(notice) == "↻ primary back at 09:30:08 UTC after 6.0s away (3 retries)"
+        await push(pilot, feed, s.primary(33))  # 58 s later
+        assert notice.display
+        await push(pilot, feed, s.primary(34))
+        assert not notice.display
+
+
+async def test_a_restart_between_two_ticks_is_still_told(tmp_path: Path) -> None:
+    """The disconnected sample and the first one of the new server arrive together: no
+    banner ever gets drawn, but the notice says the server went and restarted."""
+    feed = PushFeed()
+    app = app_for(feed, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await push(pilot, feed, s.primary(0))
+        restarted = s.primary(2)
+        assert restarted.info is not None
+        new_start = s.T0 + timedelta(seconds=3)
+        restarted = replace(restarted, info=replace(restarted.info, started_at=new_start))
+        lost = replace(s.disconnected(1), retries=0, disconnected_since=s.T0 + timedelta(seconds=2))
+        await feed.ready.wait()
+        feed.push(lost)
+        feed.push(restarted)
+        await pilot.pause()
+        assert not app.header_widget.banner.display
+        notice = app.header_widget.notice
+        assert notice.display
+        assert static_text(notice) == (
+            "↻ primary back at 09:30:04 UTC after 2.0s away · server restarted at 09:30:03 UTC"
+        )
+        # a standby that comes back as a primary (promoted while pgtop was away)
+        standby = s.standby(3)
+        await push(pilot, feed, standby, replace(s.disconnected(4), source=standby.source))
+        promoted = replace(s.primary(5), source=standby.source)
+        await push(pilot, feed, promoted)
+        assert "· now primary (was standby)" in static_text(notice)
+        assert len(static_text(notice).splitlines()) == 2  # one line per source
 
 
 async def test_a_stall_and_a_failed_tick_are_shown_keeping_the_last_data(

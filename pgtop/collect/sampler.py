@@ -311,6 +311,9 @@ class _SourceLoop:
         except asyncio.CancelledError:
             await self._settle(attempt)
             raise
+        if self.disconnected_since is not None:
+            away = (datetime.now(UTC) - self.disconnected_since).total_seconds()
+            log.warning("%s: connected again after %.1f s away", self.source.name, away)
         self.connected = True
         return True
 

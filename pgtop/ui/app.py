@@ -30,6 +30,7 @@ from pgtop.feed import Feed
 from pgtop.model import AnySample, Role, Sample
 from pgtop.themes import DEFAULT_THEME, base_stylesheet_path, load_theme_specs, resolve_theme_name
 from pgtop.ui.format import Palette
+from pgtop.ui.outages import Outages
 from pgtop.ui.panes.activity import ActivityPane
 from pgtop.ui.panes.base import Pane
 from pgtop.ui.panes.locks import LocksPane
@@ -141,6 +142,7 @@ class PgtopApp(App[None]):
         self.latest: dict[str, AnySample] = {}
         self.last_good: dict[str, AnySample] = {}
         self.main: str | None = None
+        self.outages = Outages()
         self.paused = False
         self.applied = 0
         """Samples rendered (tests read it: nothing is applied while paused)."""
@@ -262,6 +264,7 @@ class PgtopApp(App[None]):
         if not self.is_attached:
             return
         sample = message.sample
+        self.outages.observe(sample, self.last_good.get(sample.source))
         self.latest[sample.source] = sample
         if sample.connected and (has_data(sample) or sample.source not in self.last_good):
             # a failed tick (connected, no data) keeps the last data on screen, dimmed; a stall
@@ -315,6 +318,7 @@ class PgtopApp(App[None]):
             interval=self.feed.interval,
             paused=self.paused,
             read_only=self.read_only,
+            outages=self.outages.recent({n: s.taken_at for n, s in self.latest.items()}),
         )
 
     # ------------------------------------------------------------------ routing

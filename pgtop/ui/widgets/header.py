@@ -13,10 +13,11 @@ from textual.containers import Vertical
 from pgtop.model import AnySample, Sample
 from pgtop.text import one_line
 from pgtop.ui.format import fmt_age, fmt_clock
+from pgtop.ui.outages import Outage
 from pgtop.ui.view import has_data, stall_note
 from pgtop.ui.widgets.line import Line
 
-__all__ = ["ServerHeader", "banner_text", "identity_text", "stall_banner_text"]
+__all__ = ["ServerHeader", "banner_text", "identity_text", "outage_text", "stall_banner_text"]
 
 
 def _where(sample: AnySample) -> str:
@@ -91,18 +92,39 @@ def stall_banner_text(sample: AnySample, last: AnySample | None) -> Text:
     return text
 
 
+def outage_text(outage: Outage) -> Text:
+    """``↻ primary back at 12:03:05 UTC after 1.4s away · server restarted at 12:03:04 UTC``."""
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    where = one_line(outage.source)
+    text.append(f"↻ {where} back at {fmt_clock(outage.back_at)} UTC", style="bold")
+    text.append(f" after {fmt_age(outage.lasted_s)} away")
+    if outage.retries:
+        text.append(f" ({outage.retries} {'retry' if outage.retries == 1 else 'retries'})")
+    if outage.restarted_at is not None:
+        text.append(f" · server restarted at {fmt_clock(outage.restarted_at)} UTC", style="bold")
+    if outage.role_before is not None and outage.role_after is not None:
+        text.append(
+            f" · now {outage.role_after.value} (was {outage.role_before.value})", style="bold"
+        )
+    return text
+
+
 class ServerHeader(Vertical):
-    """Identity line plus a banner per source in trouble (hidden while all is well)."""
+    """Identity line, a banner per source in trouble and a notice per outage that ended in the
+    last minute (both hidden while all is well)."""
 
     def __init__(self) -> None:
         super().__init__(id="header")
         self.identity = Line(fixed_height=True, id="identity")
         self.banner = Line(fixed_height=False, id="banner")
         self.banner.display = False
+        self.notice = Line(fixed_height=False, id="outage-notice")
+        self.notice.display = False
 
     def compose(self) -> ComposeResult:
         yield self.identity
         yield self.banner
+        yield self.notice
 
     def show(
         self,
@@ -114,6 +136,7 @@ class ServerHeader(Vertical):
         interval: float,
         paused: bool,
         read_only: bool,
+        outages: list[Outage] = [],  # noqa: B006 - never mutated
     ) -> None:
         main_sample = last_good.get(main) if main is not None else None
         others = [s for name, s in last_good.items() if name != main]
@@ -135,3 +158,6 @@ class ServerHeader(Vertical):
         if lines:
             self.banner.show(Text("\n").join(lines))
         self.banner.display = bool(lines)
+        if outages:
+            self.notice.show(Text("\n").join(outage_text(o) for o in outages))
+        self.notice.display = bool(outages)
