@@ -24,7 +24,7 @@ from pgtop.collect.sampler import Sampler, next_backoff
 from pgtop.collect.source import ConnectionLostError
 from pgtop.config import ConnectionSettings
 from pgtop.lab import Lab
-from pgtop.model import AnySample, Role, Sample, ServerInfo
+from pgtop.model import AnySample, Level, Role, Sample, ServerInfo
 
 
 class SleepySource:
@@ -191,6 +191,68 @@ async def test_a_bug_while_connecting_is_retried_like_a_failed_connect(
     logged = read_log(log_file)
     assert logged.count("Traceback") == 1, logged
     assert "in _adopt" in logged
+
+
+class BuggyHealthSampler(Sampler):
+    """A sampler whose health verdicts raise on chosen ticks (counted from 1)."""
+
+    def __init__(self, *args: Any, bad_ticks: Collection[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bad_ticks = set(bad_ticks)
+        self.ticks = 0
+
+    def judge(self, sample: AnySample) -> AnySample:
+        self.ticks += 1
+        if self.ticks in self.bad_ticks:
+            raise ZeroDivisionError("float division by zero")
+        return super().judge(sample)
+
+
+async def test_a_bug_in_the_health_checks_keeps_the_data_and_says_so(
+    lab: Lab, log_file: Path
+) -> None:
+    source = BuggySource(lab.monitor_dsn())
+    sampler = BuggyHealthSampler([source], interval=0.5, bad_ticks={2, 3})
+    samples = await collect(sampler, 2.3)
+
+    assert len(samples) >= 4
+    assert all(has_data(s) and s.error is None for s in samples)  # the data is not lost
+    failed = samples[1:3]
+    for sample in failed:
+        (status,) = sample.health
+        assert status.metric == "health"
+        assert status.level is Level.CRIT
+        assert status.message.startswith(
+            "internal error in the primary collector while judging health: "
+            "ZeroDivisionError: float division by zero — see the log "
+        )
+    assert all(s.health and s.health[0].metric != "health" for s in samples[3:])
+    assert source.connects == 1
+    logged = read_log(log_file)
+    assert logged.count("Traceback") == 1, logged
+
+
+async def test_a_failing_consumer_loses_samples_not_the_feed(lab: Lab, log_file: Path) -> None:
+    sampler = Sampler([SleepySource(lab.monitor_dsn())], interval=0.5)
+    received: list[AnySample] = []
+    calls = 0
+
+    def publish(sample: AnySample) -> None:
+        nonlocal calls
+        calls += 1
+        if calls in (2, 3):
+            raise RuntimeError("the app is shutting down")
+        received.append(sample)
+
+    task = asyncio.create_task(sampler.run(publish))
+    await asyncio.sleep(2.3)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert calls >= 5
+    assert len(received) == calls - 2  # all but the two the consumer failed on
+    logged = read_log(log_file)
+    assert logged.count("Traceback") == 1, logged
+    assert "RuntimeError: the app is shutting down" in logged
 
 
 async def test_ticks_keep_a_start_to_start_cadence(lab: Lab) -> None:

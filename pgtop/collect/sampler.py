@@ -16,7 +16,9 @@ hangs is watched the same way: a disconnected sample says "connecting: no answer
 A source that raises anything else (a bug: KeyError, ValueError … while it builds a sample) fails
 that tick only: the traceback goes to the log, the tick publishes "internal error in the X
 collector: …" without data (the UI keeps the last data, as for a failed tick), and the loop
-polls again at the next tick, so the source recovers by itself once the error goes away.
+polls again at the next tick, so the source recovers by itself once the error goes away. The
+same holds for the health verdicts (a bug there publishes the data with one critical "health"
+status naming the error) and for the publish callback (the sample is dropped, the loop goes on).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pgtop.collect.source import ConnectionLostError, Source
 from pgtop.config import Thresholds
 from pgtop.feed import Publish
 from pgtop.health import TPS_WINDOW, evaluate, evaluate_bouncer
-from pgtop.model import AnySample, BouncerSample, Role, Sample, ServerInfo
+from pgtop.model import AnySample, BouncerSample, Level, Role, Sample, ServerInfo, Status
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +258,7 @@ class _SourceLoop:
         self.connected = False
         self.failing: tuple[str, str] | None = None  # the internal error of the last attempts
         self.failures = 0
+        self.bugs: dict[str, tuple[str, str]] = {}  # the last error of the health/publish steps
 
     async def run(self) -> None:
         backoff: float | None = None
@@ -413,7 +416,35 @@ class _SourceLoop:
         self.disconnected_since = None
         self.retries = 0
         self.last = sample
-        self.publish(self.sampler.judge(sample))
+        self._publish(self._judged(sample))
+
+    def _judged(self, sample: AnySample) -> AnySample:
+        """The sample with its health verdicts; a bug in them is one critical status."""
+        try:
+            judged = self.sampler.judge(sample)
+        except Exception as exc:
+            self._log_once("health", exc)
+            note = internal_error_note(self.source.name, exc, " while judging health")
+            failed = Status("health", "health checks failed", Level.CRIT, None, note, sample.source)
+            return replace(sample, health=(failed,))
+        self.bugs.pop("health", None)
+        return judged
+
+    def _publish(self, sample: AnySample) -> None:
+        """Hand the sample on; a failing consumer loses that sample, not the feed."""
+        try:
+            self.publish(sample)
+        except Exception as exc:
+            self._log_once("publish", exc)
+        else:
+            self.bugs.pop("publish", None)
+
+    def _log_once(self, step: str, exc: Exception) -> None:
+        """The traceback once per run of the same error in ``step``, not every tick."""
+        signature = (type(exc).__qualname__, str(exc))
+        if self.bugs.get(step) != signature:
+            log.error("%s: internal error in %s", self.source.name, step, exc_info=exc)
+            self.bugs[step] = signature
 
     def _emit_stalled(self, waited_s: float) -> None:
         """The server hangs: republish the last data, flagged, without touching the connection."""
@@ -423,14 +454,14 @@ class _SourceLoop:
             stalled: AnySample = replace(self.last, taken_at=now, error=note)
         else:
             stalled = self._bare_sample(note, now, connected=True)
-        self.publish(stalled)
+        self._publish(stalled)
 
     def _emit_connecting(self, waited_s: float, since: datetime) -> None:
         """A connect the server does not answer: say so each interval (not kept in history)."""
         sample = self._bare_sample(
             f"connecting: no answer for {fmt_wait(waited_s)} s", datetime.now(UTC), connected=False
         )
-        self.publish(replace(sample, disconnected_since=since))
+        self._publish(replace(sample, disconnected_since=since))
 
     def _lost(self, error: str) -> None:
         if self.connected or self.disconnected_since is None:
@@ -440,7 +471,7 @@ class _SourceLoop:
         self.connected = False
         log.warning("%s: %s", self.source.name, error)
         sample = self._bare_sample(error, datetime.now(UTC), connected=False)
-        self.publish(self.sampler.judge(sample))
+        self._publish(self._judged(sample))
 
     def _bare_sample(self, error: str, now: datetime, *, connected: bool) -> AnySample:
         """A sample with no data: disconnected, or connected but not answering yet."""
