@@ -38,6 +38,7 @@ from pgtop.config import Config
 from pgtop.feed import Publish
 from pgtop.model import AnySample, Backend, Role, Sample, ServerInfo, ServerStats
 from pgtop.ui.app import PgtopApp, make_app, settle_gc
+from pgtop.ui.cropped_update import cropped
 from pgtop.ui.widgets.keyed_table import KeyedTable
 
 T0 = datetime(2025, 11, 24, 9, 30, 0, tzinfo=UTC)
@@ -209,8 +210,10 @@ class Probe:
             if renderable is None or self.app._batch_count:  # noqa: SLF001
                 return
             if isinstance(renderable, CompositorUpdate):
-                # headless skips this step; a terminal pays it, so it is measured too
-                self.bytes_out += len(renderable.render_segments(self.app.console).encode())
+                # headless skips this step; a terminal pays it, so it is measured too (as the
+                # app sends it: only the refreshed spans)
+                update = cropped(renderable)
+                self.bytes_out += len(update.render_segments(self.app.console).encode())
             self.paints += 1
             self.painted.set()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
+from rich.console import RenderableType
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -29,6 +30,7 @@ from pgtop.config import Config, ConfigError, UiState, effective_theme, load_sta
 from pgtop.feed import Feed
 from pgtop.model import AnySample, Role, Sample
 from pgtop.themes import DEFAULT_THEME, base_stylesheet_path, load_theme_specs, resolve_theme_name
+from pgtop.ui.cropped_update import cropped
 from pgtop.ui.format import Palette
 from pgtop.ui.outages import Outages
 from pgtop.ui.panes.activity import ActivityPane
@@ -219,6 +221,10 @@ class PgtopApp(App[None]):
         if not self.is_headless:  # a real terminal (tests and benchmarks call it themselves)
             settle_gc()
         self._run_feed()
+
+    def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
+        """Each screen update writes only the refreshed spans (see cropped_update)."""
+        super()._display(screen, cropped(renderable))
 
     def on_unmount(self) -> None:
         for logger, handler in self._handlers:

@@ -45,6 +45,10 @@ CELL_PADDING = 1
 _SLACK = 16
 """Rows by which the scrollable height grows at a time (see KeyedTable._sync_virtual_size)."""
 
+_MERGE_GAP = 32
+"""Changed parts of a line closer than this many cells are written as one (a separate part
+costs a cursor move and a style sequence, ~30 bytes)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Col(Generic[R]):
@@ -222,6 +226,11 @@ class KeyedTable(_CursorKeys):
         self.palette = Palette()
         self.counts = PaintCounts()
         self.cursor_row = 0
+        self.follow_selection = False
+        """False while the cursor is on the first row by default or by the user's choice
+        (``home``, moving up to it): it stays on the first row and the view at the top, like
+        top(1). Once the user moves it elsewhere or a key is selected, the cursor follows that
+        row's key while rows move."""
         self._records: list[tuple[str, Any]] = []
         self._records_given: Sequence[tuple[str, Any]] | None = None
         self._record_by_key: dict[str, Any] = {}
@@ -311,14 +320,18 @@ class KeyedTable(_CursorKeys):
         return self._record_by_key.get(key)
 
     def select_key(self, key: str) -> bool:
+        """Put the cursor on row ``key`` and follow it from now on."""
         if key not in self._shown:
             return False
         self.move_cursor(self._order.index(key))
+        self.follow_selection = True
         return True
 
     def move_cursor(self, row: int) -> None:
-        """Put the cursor on display row ``row`` (clamped) and scroll it into view."""
+        """Put the cursor on display row ``row`` (clamped) and scroll it into view; the cursor
+        follows its row from now on unless that is the first row."""
         row = max(0, min(row, len(self._order) - 1))
+        self.follow_selection = row > 0
         if row != self.cursor_row:
             self.cursor_row = row
             self._repaint_changed()
@@ -419,11 +432,11 @@ class KeyedTable(_CursorKeys):
         self._relayout()
 
     def _relayout(self, *, force: bool = False) -> None:
-        if self.size.width <= 0:
+        if self._line_width <= 0:
             return
-        visible, widths = self._layout(self.size.width)
+        visible, widths = self._layout(self._line_width)
         if force or (visible, widths) != (self._visible, self._widths):
-            selected = self.selected_key
+            selected = self.selected_key if self.follow_selection else None
             self._visible, self._widths = visible, widths
             self._rendered = {}
             self._shown = {}
@@ -515,7 +528,7 @@ class KeyedTable(_CursorKeys):
     def _apply(self, selected: str | None = None) -> None:
         if not self._visible:  # not laid out yet: the first resize builds everything
             return
-        if selected is None:
+        if selected is None and self.follow_selection:
             selected = self.selected_key
         rows = self._rows()
         shown = self._shown
@@ -547,6 +560,12 @@ class KeyedTable(_CursorKeys):
             self._scroll_to_cursor()
 
     # ------------------------------------------------------------------ painting
+
+    @property
+    def _line_width(self) -> int:
+        """The cells a line shows: the width without the scrollbar's gutter (columns laid out
+        for the whole width would hide the query's last cells, ellipsis included)."""
+        return max(0, self.size.width - self.scrollbar_gutter.width)
 
     def _rows_high(self) -> int:
         return max(0, self.size.height - 1)
@@ -611,8 +630,9 @@ class KeyedTable(_CursorKeys):
             self._painted = lines
             self._repaint_all()
             return
-        width = self.size.width
+        width = self._line_width
         regions = []
+        changed = 0
         for y, (now, before) in enumerate(zip(lines, painted, strict=True)):
             if now is before or (
                 now is not None
@@ -622,11 +642,49 @@ class KeyedTable(_CursorKeys):
                 and now[2] == before[2]
             ):
                 continue
-            regions.append(Region(0, y + 1, width, 1))
+            changed += 1
+            spans = None
+            if now is not None and before is not None and now[2] == before[2]:
+                spans = self._changed_spans(before[1], now[1])
+            if spans is None:
+                regions.append(Region(0, y + 1, width, 1))
+            else:
+                regions.extend(Region(x1, y + 1, x2 - x1, 1) for x1, x2 in spans)
         self._painted = lines
+        self.counts.lines_refreshed += changed
         if regions:
-            self.counts.lines_refreshed += len(regions)
             self.refresh(*regions)
+
+    def _changed_spans(
+        self, old: tuple[Text, ...], new: tuple[Text, ...]
+    ) -> list[tuple[int, int]] | None:
+        """The x ranges of a screen line that differ between two rows' cells (None: all of
+        it). Within a plain left-aligned cell only the part after the common prefix and
+        before the common suffix counts, so a pgbench UPDATE replaced by another repaints
+        from its first differing digit. Ranges closer than ``_MERGE_GAP`` are joined: each
+        costs the terminal a cursor move and a style sequence."""
+        if len(old) != len(new) or len(new) != len(self._widths):
+            return None
+        spans: list[tuple[int, int]] = []
+        x = 0
+        for old_cell, new_cell, width, spec in zip(
+            old, new, self._widths, self._visible, strict=True
+        ):
+            end = x + width + 2 * CELL_PADDING
+            if old_cell is not new_cell and not same_text(old_cell, new_cell):
+                inner = _changed_within(old_cell, new_cell, width, spec.justify)
+                if inner is None:
+                    spans.append((x, end))
+                elif inner[0] < inner[1]:
+                    spans.append((x + CELL_PADDING + inner[0], x + CELL_PADDING + inner[1]))
+            x = end
+        joined: list[tuple[int, int]] = []
+        for start, stop in spans:
+            if joined and start - joined[-1][1] < _MERGE_GAP:
+                joined[-1] = (joined[-1][0], stop)
+            else:
+                joined.append((start, stop))
+        return joined
 
     def _repaint_all(self) -> None:
         self._painted = self._screen_lines()
@@ -648,7 +706,7 @@ class KeyedTable(_CursorKeys):
         return self._styles
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._line_width
         base, cursor_base = self._base_styles()
         if y == 0:
             if self._header is None or self._header.cell_length != width:
@@ -697,6 +755,38 @@ class KeyedTable(_CursorKeys):
                 title += " ▼" if self.reverse else " ▲"
             labels.append(Text(title, justify=spec.justify))
         return self._row_strip(labels, width, style)
+
+
+def _fitted(plain: str, width: int) -> str:
+    """What Painter draws for an unstyled ASCII cell: cut with an ellipsis or padded."""
+    if len(plain) <= width:
+        return plain.ljust(width)
+    return (plain[: width - 1].rstrip(" ") + "…").ljust(width)
+
+
+def _changed_within(old: Text, new: Text, width: int, justify: str) -> tuple[int, int] | None:
+    """The cells of a column that differ, as (start, stop) offsets within it; None when the
+    whole cell must be drawn again (styled, right-aligned, not plain ASCII: a character's
+    position would not be its cell, or its padding would be styled differently)."""
+    if (
+        justify != "left"
+        or old.justify in ("right", "center")
+        or new.justify in ("right", "center")
+        or old.spans
+        or new.spans
+        or old.style
+        or new.style
+        or not (old.plain.isascii() and new.plain.isascii())
+    ):
+        return None
+    a, b = _fitted(old.plain, width), _fitted(new.plain, width)
+    start = 0
+    while start < width and a[start] == b[start]:
+        start += 1
+    stop = width
+    while stop > start and a[stop - 1] == b[stop - 1]:
+        stop -= 1
+    return start, stop
 
 
 def _same_cells(a: tuple[Text, ...], b: tuple[Text, ...]) -> bool:

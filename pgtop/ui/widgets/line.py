@@ -22,11 +22,11 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import RenderResult
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from pgtop.ui.widgets.paint import Align, Painter, merged
+from pgtop.ui.widgets.paint import Align, Painter, changed_range, merged
 
 __all__ = ["Line", "same_text", "wrap_at_spaces"]
 
@@ -104,9 +104,34 @@ class Line(Widget):
         if same_text(text, old):
             return
         self._text = text
+        drawn = self._strips
         self._strips = None
-        relayout = not self.fixed_height and self._height(old) != self._height(text)
-        self.refresh(layout=relayout)
+        if not self.fixed_height and self._height(old) != self._height(text):
+            self.refresh(layout=True)
+            return
+        if drawn is None or self._drawn_for is None or self._drawn_for[0] != self.size.width:
+            self.refresh()
+            return
+        self._repaint_changed(drawn, self._draw(*self._drawn_for))
+
+    def _repaint_changed(self, drawn: list[Strip], strips: list[Strip]) -> None:
+        """Refresh only the cells that differ from what is on screen (a clock ticking in the
+        header rewrites eight characters, not the line)."""
+        self._strips = strips
+        if len(drawn) != len(strips):
+            self.refresh()
+            return
+        regions = []
+        for y, (old, new) in enumerate(zip(drawn, strips, strict=True)):
+            if old is new:
+                continue
+            span = changed_range(old, new)
+            if span is None:
+                regions.append(Region(0, y, new.cell_length, 1))
+            elif span[0] < span[1]:
+                regions.append(Region(span[0], y, span[1] - span[0], 1))
+        if regions:
+            self.refresh(*regions)
 
     def _height(self, text: Text) -> int:
         return len(self._lines(text, max(1, self.size.width)))
@@ -130,6 +155,15 @@ class Line(Widget):
         self._base = None
         self._painter.forget()
 
+    def _draw(self, width: int, base: Style) -> list[Strip]:
+        align: Align = "left"
+        if self.styles.text_align in ("center", "right"):
+            align = "center" if self.styles.text_align == "center" else "right"
+        return [
+            Strip(merged(self._painter.runs(line, width, base, align)), width)
+            for line in self._lines(self._text, width)
+        ]
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if self._base is None:
@@ -137,13 +171,7 @@ class Line(Widget):
         base = self._base
         if self._strips is None or self._drawn_for != (width, base):
             self._drawn_for = (width, base)
-            align: Align = "left"
-            if self.styles.text_align in ("center", "right"):
-                align = "center" if self.styles.text_align == "center" else "right"
-            self._strips = [
-                Strip(merged(self._painter.runs(line, width, base, align)), width)
-                for line in self._lines(self._text, width)
-            ]
+            self._strips = self._draw(width, base)
         if y < len(self._strips):
             return self._strips[y]
         return Strip([Segment(" " * width, base)], width)

@@ -8,6 +8,7 @@ one segment (the terminal gets one style sequence per run, not per cell).
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Literal
 
 from rich.cells import cell_len, set_cell_size
@@ -15,8 +16,9 @@ from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 
-__all__ = ["CONSOLE", "Painter", "merged"]
+__all__ = ["CONSOLE", "Painter", "changed_range", "merged"]
 
 CONSOLE = Console(width=10_000, color_system=None, legacy_windows=False)
 """Only measures and divides text (Text.render / Text.wrap); never prints."""
@@ -108,3 +110,32 @@ def merged(runs: list[tuple[str, Style]]) -> list[Segment]:
     if current is not None and text:
         segments.append(Segment(text, current))
     return segments
+
+
+def _cells(strip: Strip) -> list[tuple[str, Style | None]] | None:
+    """(character, style) per cell; None when a character is not one cell wide."""
+    cells: list[tuple[str, Style | None]] = []
+    for segment in strip:
+        text = segment.text
+        if not text.isascii() and cell_len(text) != len(text):
+            return None
+        cells.extend(zip(text, repeat(segment.style), strict=False))
+    return cells
+
+
+def changed_range(old: Strip, new: Strip) -> tuple[int, int] | None:
+    """The cells from the first to the last that differ between two lines of the same width
+    ((0, 0) when none does); None when they cannot be compared cell by cell."""
+    if old.cell_length != new.cell_length:
+        return None
+    before, after = _cells(old), _cells(new)
+    if before is None or after is None:
+        return None
+    width = len(after)
+    start = 0
+    while start < width and before[start] == after[start]:
+        start += 1
+    stop = width
+    while stop > start and before[stop - 1] == after[stop - 1]:
+        stop -= 1
+    return (start, stop) if start < stop else (0, 0)
