@@ -115,3 +115,37 @@ def test_repeated_keys_are_made_unique_in_order() -> None:
         ("q2/app/app", "x"),
         ("q1/app/app#2", "nested"),
     ]
+
+
+async def test_the_cursor_stays_on_the_first_row_until_moved(tmp_path: Path) -> None:
+    """Like top(1): by default the first row is selected whatever it holds; once the user
+    moves the cursor it follows that row's pid while rows move; home goes back to the top."""
+    feed = PushFeed()
+    app = make_app(Config(), feed, state_path=tmp_path / "state.toml")  # type: ignore[arg-type]
+    async with app.run_test(size=(200, 50)) as pilot:
+        t = app.panes["activity"].table
+        rows = s.many_backends(100)
+        await push(pilot, feed, s.primary(0, activity=rows))
+        first = t.shown_keys[0]
+        # the first row's backend gets the youngest transaction: it moves down the sort
+        younger = tuple(replace(b, xact_s=0.0) if str(b.pid) == first else b for b in rows)
+        await push(pilot, feed, s.primary(1, activity=younger))
+        assert t.shown_keys[0] != first
+        assert t.cursor_row == 0 and t.scroll_y == 0  # still the top, no scrolling
+
+        await pilot.press("down")
+        chosen = t.selected_key
+        assert chosen is not None and t.cursor_row == 1
+        older = tuple(replace(b, xact_s=10**6) if str(b.pid) == chosen else b for b in younger)
+        await push(pilot, feed, s.primary(2, activity=older))
+        assert t.selected_key == chosen  # followed to its new place
+        assert t.cursor_row == t.shown_keys.index(chosen) == 0
+
+        await push(pilot, feed, s.primary(3, activity=younger))
+        assert t.selected_key == chosen  # still followed, though it sat on the first row
+        assert t.cursor_row == t.shown_keys.index(chosen) > 0
+
+        await pilot.press("home")
+        await push(pilot, feed, s.primary(4, activity=older))
+        await push(pilot, feed, s.primary(5, activity=younger))
+        assert t.cursor_row == 0 and t.selected_key == t.shown_keys[0]
