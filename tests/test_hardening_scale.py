@@ -38,11 +38,6 @@ from tests.conftest import INSTALLATIONS
 KEY_BUDGET_S = 0.2
 WORST_KEY_S = 0.5
 
-# A test that documents an open gap (it xfails) costs ~40 s: run it on demand.
-KNOWN_GAP = pytest.mark.skipif(
-    not os.environ.get("PGTOP_KNOWN_GAPS"),
-    reason="documents an open latency gap (xfail); run with PGTOP_KNOWN_GAPS=1",
-)
 BACKENDS = 1000
 TABLES, COLUMNS = 110, 100  # 11,000 distinct statements: SELECT c<j> FROM t<i>
 MB_TEXT = "x" * (1024 * 1024)
@@ -371,12 +366,6 @@ async def _sleep_until(moment: float) -> None:
     await asyncio.sleep(max(0.0, moment - time.monotonic()))
 
 
-@KNOWN_GAP
-@pytest.mark.xfail(
-    strict=False,
-    reason="UI: pane switches to and from the 500-row statements pane take 0.19-0.28 s on this "
-    "2-core machine (p90 just over the 0.2 s budget; cursor keys 65-110 ms)",
-)
 async def test_ten_thousand_statements_keys_answer(
     big_lab: Lab, many_statements: int, tmp_path: Path
 ) -> None:
