@@ -38,7 +38,6 @@ from psycopg.conninfo import make_conninfo
 from textual import events
 from textual.geometry import Size
 from textual.pilot import Pilot
-from textual.widgets import TabbedContent
 
 from pgtop.collect.postgres import PostgresSource
 from pgtop.collect.sampler import Sampler
@@ -227,7 +226,7 @@ class Running:
 
     @property
     def active(self) -> str:
-        return self.app.query_one("#panes", TabbedContent).active
+        return self.app.active
 
     async def press(self, key: str, char: str | None, changed: Callable[[], bool]) -> float:
         """Deliver a key as the terminal would and time it until ``changed()`` holds."""
@@ -244,10 +243,10 @@ class Running:
         self.latencies.append(elapsed)
         return elapsed
 
-    async def keys_round(self, home: str = "1", home_tab: str = "tab-activity") -> None:
+    async def keys_round(self, home: str = "1", home_pane: str = "activity") -> None:
         """2 then back, then space twice (pause, resume): each must land within the budget."""
-        await self.press("2", "2", lambda: self.active == "tab-locks")
-        await self.press(home, home, lambda: self.active == home_tab)
+        await self.press("2", "2", lambda: self.active == "locks")
+        await self.press(home, home, lambda: self.active == home_pane)
         await self.press("space", " ", lambda: self.app.paused)
         await self.press("space", " ", lambda: not self.app.paused)
 
@@ -466,9 +465,9 @@ async def test_hung_pgbouncer_both_sides_of_the_hang_limit(
 ) -> None:
     assert flab.state is not None
     async with running_app(flab, tmp_path, capfd, pgbouncer=True) as run:
-        await run.press("4", "4", lambda: run.active == "tab-pools")
+        await run.press("4", "4", lambda: run.active == "pools")
         counter = run.counters["pgbouncer"]
-        home = {"home": "4", "home_tab": "tab-pools"}
+        home = {"home": "4", "home_pane": "pools"}
 
         # resumed before the hang limit: the same connection answers
         with sigstopped(flab.state.bouncer_pid, tree=False):
@@ -507,7 +506,7 @@ async def test_hung_pgbouncer_both_sides_of_the_hang_limit(
         assert second_recovery_s < 2 * INTERVAL
         assert counter.connects >= 2
         run.assert_keys_answered()
-        assert run.active == "tab-pools"
+        assert run.active == "pools"
         figures.append(
             f"PgBouncer hung: {run.key_figures()}; fresh data {first_recovery_s * 1000:.0f} ms "
             f"after SIGCONT (same session), {second_recovery_s * 1000:.0f} ms (reconnected)"
@@ -823,8 +822,8 @@ async def resize_run(flab: Lab, tmp_path: Path, capfd: pytest.CaptureFixture[str
         await pilot.pause()
         assert (app.size.width, app.size.height) == (120, 40)
         assert table_on_screen(run)
-        await run.press("5", "5", lambda: run.active == "tab-statements")
-        await run.press("1", "1", lambda: run.active == "tab-activity")
+        await run.press("5", "5", lambda: run.active == "statements")
+        await run.press("1", "1", lambda: run.active == "activity")
         await until(lambda: table_on_screen(run), "the activity table after 5, 1", 3)
 
 

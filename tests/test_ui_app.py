@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from textual.widget import Widget
-from textual.widgets import Static, TabbedContent
+from textual.widgets import Static
 
 from pgtop.config import Config, load_state
 from pgtop.feed import Publish, RecordedFeed
@@ -87,11 +87,10 @@ async def test_each_pane_shows_its_content(tmp_path: Path) -> None:
         assert "4201" in activity.shown_keys
         assert "4302" not in activity.shown_keys  # idle hidden by default
         assert "80" not in activity.shown_keys  # checkpointer: not a client backend
-        tabs = app.query_one(TabbedContent)
-        assert str(tabs.get_tab("tab-locks").label) == "Locks 3"
+        assert " 2 Locks 3 " in static_text(app.pane_bar)
 
         await pilot.press("2")
-        assert tabs.active == "tab-locks"
+        assert app.active == "locks"
         who = [row[0] for row in plain_rows(table(app, "locks"))]
         assert who == ["4201 lab-blocker", "└─ 4202 lab-waiter-1", "   └─ 4203 lab-waiter-2"]
         counts = app.panes["locks"].counts  # type: ignore[attr-defined]

@@ -131,11 +131,13 @@ async def test_the_cursor_stays_on_the_first_row_until_moved(tmp_path: Path) -> 
         younger = tuple(replace(b, xact_s=0.0) if str(b.pid) == first else b for b in rows)
         await push(pilot, feed, s.primary(1, activity=younger))
         assert t.shown_keys[0] != first
-        assert t.cursor_row == 0 and t.scroll_y == 0  # still the top, no scrolling
+        assert t.cursor_row == 0
+        assert t.scroll_y == 0
 
         await pilot.press("down")
         chosen = t.selected_key
-        assert chosen is not None and t.cursor_row == 1
+        assert chosen is not None
+        assert t.cursor_row == 1
         older = tuple(replace(b, xact_s=10**6) if str(b.pid) == chosen else b for b in younger)
         await push(pilot, feed, s.primary(2, activity=older))
         assert t.selected_key == chosen  # followed to its new place
@@ -148,4 +150,5 @@ async def test_the_cursor_stays_on_the_first_row_until_moved(tmp_path: Path) -> 
         await pilot.press("home")
         await push(pilot, feed, s.primary(4, activity=older))
         await push(pilot, feed, s.primary(5, activity=younger))
-        assert t.cursor_row == 0 and t.selected_key == t.shown_keys[0]
+        assert t.cursor_row == 0
+        assert t.selected_key == t.shown_keys[0]

@@ -13,17 +13,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.cells import cell_len
 from rich.console import RenderableType
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.content import Content
-from textual.css.query import NoMatches
+from textual.containers import Vertical
 from textual.logging import TextualHandler
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Static, Tab, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
 from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
@@ -47,8 +44,9 @@ from pgtop.ui.widgets.header import ServerHeader
 from pgtop.ui.widgets.health_bar import HealthBar, merge_statuses
 from pgtop.ui.widgets.key_bar import KeyBar, keys_text
 from pgtop.ui.widgets.keyed_table import KeyedTable
+from pgtop.ui.widgets.pane_bar import PaneBar
 
-__all__ = ["REFRESH_STEPS", "PgtopApp", "SampleReady", "make_app", "relabel", "settle_gc"]
+__all__ = ["REFRESH_STEPS", "PgtopApp", "SampleReady", "make_app", "settle_gc"]
 
 REFRESH_STEPS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 15.0, 30.0, 60.0)
 """``+`` / ``-`` move along these (seconds between polls)."""
@@ -152,6 +150,9 @@ class PgtopApp(App[None]):
         self.header_widget = ServerHeader()
         self.health = HealthBar()
         self.key_bar = KeyBar()
+        self.pane_bar = PaneBar()
+        self.active = "activity"
+        """The pane shown."""
         self._startup_notes: list[str] = []
         self._theme_ready = False
         self._mounted = False
@@ -197,10 +198,11 @@ class PgtopApp(App[None]):
     def compose(self) -> ComposeResult:
         yield self.header_widget
         yield self.health
-        with TabbedContent(id="panes"):
+        yield self.pane_bar
+        with Vertical(id="panes"):
             for pane in self.panes.values():
-                with TabPane(pane.title, id=f"tab-{pane.pane_id}"):
-                    yield pane
+                pane.display = pane.pane_id == self.active
+                yield pane
         yield self.key_bar
 
     def on_mount(self) -> None:
@@ -216,6 +218,7 @@ class PgtopApp(App[None]):
         if self._startup_notes:
             self.notify("\n".join(self._startup_notes), severity="warning", timeout=10)
         self._update_header()
+        self._relabel_panes()
         self.panes["activity"].focus_table()
         self._show_keys(self.panes["activity"])
         if not self.is_headless:  # a real terminal (tests and benchmarks call it themselves)
@@ -302,18 +305,15 @@ class PgtopApp(App[None]):
             self.health.show(statuses, self.palette, self.history, self.main)
             for pane in self.panes.values():
                 pane.show(view)
-            self._relabel_tabs()
+            self._relabel_panes()
 
     @on(Pane.LabelChanged)
-    def _relabel_tabs(self) -> None:
-        try:
-            tabs = self.query_one("#panes", TabbedContent)
-            for pane in self.panes.values():
-                tab = tabs.get_tab(f"tab-{pane.pane_id}")
-                if tab.label.plain != pane.tab_label:
-                    relabel(tab, pane.tab_label)
-        except NoMatches:  # tabs not composed yet, or shutting down: the next tick relabels
-            return
+    def _relabel_panes(self) -> None:
+        labels = [
+            (pane.pane_id, str(number), pane.tab_label)
+            for number, pane in enumerate(self.panes.values(), start=1)
+        ]
+        self.pane_bar.show_panes(labels, self.active, self.palette.accent)
 
     def _update_header(self) -> None:
         self.header_widget.show(
@@ -334,12 +334,9 @@ class PgtopApp(App[None]):
         pane = self.panes[event.pane_id]
         self.push_screen(DetailScreen(f"{pane.title} — details", event.record))
 
-    @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        pane_id = (event.pane.id or "").removeprefix("tab-")
-        if pane_id in self.panes:
-            self.panes[pane_id].focus_table()
-            self._show_keys(self.panes[pane_id])
+    @on(PaneBar.Chosen)
+    def _pane_chosen(self, event: PaneBar.Chosen) -> None:
+        self.action_show_pane(event.pane_id)
 
     def _show_keys(self, pane: Pane) -> None:
         """The key bar for ``pane``: its own keys first, help early (the bar is cut at 80
@@ -358,13 +355,20 @@ class PgtopApp(App[None]):
 
     @property
     def active_pane(self) -> Pane:
-        active = self.query_one("#panes", TabbedContent).active.removeprefix("tab-")
-        return self.panes.get(active, self.panes["activity"])
+        return self.panes[self.active]
 
     # ------------------------------------------------------------------ actions
 
     def action_show_pane(self, pane_id: str) -> None:
-        self.query_one("#panes", TabbedContent).active = f"tab-{pane_id}"
+        if pane_id not in self.panes:
+            return
+        if pane_id != self.active:
+            with self.batch_update():
+                self.panes[self.active].display = False
+                self.active = pane_id
+                self.panes[pane_id].display = True
+                self._relabel_panes()
+                self._show_keys(self.panes[pane_id])
         self.panes[pane_id].focus_table()
 
     def action_toggle_pause(self) -> None:
@@ -438,17 +442,6 @@ class PgtopApp(App[None]):
             self.call_later(self.run_action, binding.action, target)
 
         return run
-
-
-def relabel(tab: Tab, label: str) -> None:
-    """Set a tab's label. Textual's setter lays the whole screen out again; a label of the same
-    width moves neither the other tabs nor the underline, so it is only repainted (the counts
-    change most ticks)."""
-    if tab.label.cell_length != cell_len(label):
-        tab.label = label
-        return
-    tab._label = Content(label)  # what the setter stores, without its layout
-    Static.update(tab, tab._label, layout=False)
 
 
 def settle_gc() -> None:
