@@ -17,7 +17,6 @@ from rich.console import RenderableType
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.logging import TextualHandler
 from textual.message import Message
 from textual.screen import Screen
@@ -199,10 +198,9 @@ class PgtopApp(App[None]):
         yield self.header_widget
         yield self.health
         yield self.pane_bar
-        with Vertical(id="panes"):
-            for pane in self.panes.values():
-                pane.display = pane.pane_id == self.active
-                yield pane
+        for pane in self.panes.values():  # straight on the screen: no container to walk
+            pane.display = pane.pane_id == self.active
+            yield pane
         yield self.key_bar
 
     def on_mount(self) -> None:
