@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from rich.color import ColorSystem
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
@@ -20,40 +21,53 @@ from textual._compositor import ChopsUpdate
 from textual.strip import Strip
 
 from pgtop.model import Backend
-from pgtop.ui.cropped_update import CroppedChopsUpdate, cropped
+from pgtop.ui.cropped_update import CroppedChopsUpdate, _sgr, cropped
 from tests import ui_samples as s
 from tests.test_ui_app import PushFeed, app_for, push
 
 _MOVE = re.compile(r"\x1b\[(\d+);(\d+)H")
-_SGR = re.compile(r"\x1b\[[0-9;]*m")
+TRUECOLOR = Console(color_system="truecolor", force_terminal=True)
+_CONTROL = re.compile(r"(\x1b\[[0-9;]*[Hm])")
 
 
 class Terminal:
-    """A grid of characters that understands absolute moves and ignores styles."""
+    """A grid of (character, SGR parameters) that understands absolute moves and SGR."""
 
-    def __init__(self, lines: list[str]) -> None:
+    def __init__(self, lines: list[list[tuple[str, str]]]) -> None:
         self.grid = [list(line) for line in lines]
 
     def write(self, data: str) -> None:
         y = x = 0
-        for part in re.split(f"({_MOVE.pattern})", data):
-            move = _MOVE.fullmatch(part) if part else None
-            if move:
-                y, x = int(move.group(1)) - 1, int(move.group(2)) - 1
+        sgr = ""
+        for part in _CONTROL.split(data):
+            if not part:
                 continue
-            if part and not part.isdigit():
-                for char in _SGR.sub("", part):
-                    self.grid[y][x] = char
+            if move := _MOVE.fullmatch(part):
+                y, x = int(move.group(1)) - 1, int(move.group(2)) - 1
+            elif part.startswith("\x1b[") and part.endswith("m"):
+                params = part[2:-1]
+                sgr = "" if params in ("", "0") else params.removeprefix("0;")
+            else:
+                for char in part:
+                    self.grid[y][x] = (char, sgr)
                     x += 1
 
-    @property
-    def lines(self) -> list[str]:
-        return ["".join(row) for row in self.grid]
+
+def screen(app: Any) -> list[list[tuple[str, str]]]:
+    """The screen drawn from scratch: (character, SGR parameters) per cell."""
+    system = ColorSystem.TRUECOLOR
+    lines = []
+    for strip in app.screen._compositor.render_strips():  # noqa: SLF001
+        cells: list[tuple[str, str]] = []
+        for segment in strip:
+            codes = _sgr(segment.style, system) if segment.style and system else ""
+            cells.extend((char, codes) for char in segment.text)
+        lines.append(cells)
+    return lines
 
 
-def screen_text(app: Any) -> list[str]:
-    strips = app.screen._compositor.render_strips()  # noqa: SLF001
-    return ["".join(seg.text for seg in strip) for strip in strips]
+def text_of(lines: list[list[tuple[str, str]]]) -> list[str]:
+    return ["".join(char for char, _ in line) for line in lines]
 
 
 QUERIES = [
@@ -96,7 +110,7 @@ async def test_partial_updates_leave_the_screen_a_full_repaint_would(tmp_path: P
         if renderable is not None and not app._batch_count:  # noqa: SLF001
             update = cropped(renderable)
             if isinstance(update, CroppedChopsUpdate):
-                sent.append(update.render_segments(app.console))
+                sent.append(update.render_segments(TRUECOLOR))
         display(screen, renderable)
 
     app._display = recording  # type: ignore[method-assign]  # noqa: SLF001
@@ -104,7 +118,7 @@ async def test_partial_updates_leave_the_screen_a_full_repaint_would(tmp_path: P
     async with app.run_test(size=(160, 40)) as pilot:
         await push(pilot, feed, s.primary(0, activity=busy(rng, 30)))
         await pilot.pause()
-        terminal = Terminal(screen_text(app))
+        terminal = Terminal(screen(app))
         sent.clear()
         partial = 0
         table = app.panes["activity"].table
@@ -117,7 +131,9 @@ async def test_partial_updates_leave_the_screen_a_full_repaint_would(tmp_path: P
                 terminal.write(data)
                 partial += sum(int(x) > 1 for _, x in _MOVE.findall(data))
             sent.clear()
-            assert terminal.lines == screen_text(app), f"tick {n}"
+            expected = screen(app)
+            assert text_of(terminal.grid) == text_of(expected), f"tick {n}"
+            assert terminal.grid == expected, f"tick {n}: the characters are right, a style is not"
         assert table.counts.lines_refreshed > 0
         assert partial > 0  # some lines were written from the middle
 
@@ -127,7 +143,10 @@ def test_both_ends_of_a_span_are_cropped() -> None:
     strip = Strip([Segment("0123456789", style), Segment("abcdefghij")], 20)
     update = cropped(ChopsUpdate([{0: strip}], [(0, 4, 14)], [[20]]))
     data = update.render_segments(Console(color_system=None))
-    assert data == "\x1b[1;5H\x1b[1m456789\x1b[0mabcd"
+    assert data == "\x1b[1;5H456789abcd"  # no colours: no style sequences
+    coloured = update.render_segments(Console(color_system="256"))
+    # a style sequence where the style changes, one reset where it ends
+    assert coloured == "\x1b[1;5H\x1b[0;1m456789\x1b[0mabcd"
 
 
 def test_only_chops_updates_are_replaced() -> None:
