@@ -152,3 +152,25 @@ async def test_the_cursor_stays_on_the_first_row_until_moved(tmp_path: Path) -> 
         await push(pilot, feed, s.primary(5, activity=younger))
         assert t.cursor_row == 0
         assert t.selected_key == t.shown_keys[0]
+
+
+async def test_the_status_line_says_which_rows_are_on_screen(tmp_path: Path) -> None:
+    """No scrollbar (it cut every table line in two for the compositor): the pane's status
+    line says where the view is, and follows the view as it moves."""
+    feed = PushFeed()
+    app = make_app(Config(), feed, state_path=tmp_path / "state.toml")  # type: ignore[arg-type]
+    async with app.run_test(size=(200, 50)) as pilot:
+        pane = app.panes["activity"]
+        t = pane.table
+        await push(pilot, feed, s.primary(0, activity=s.many_backends(100)))
+        shown = t.size.height - 1
+        assert t.window == (1, shown, 100)
+        assert f"rows 1-{shown} of 100" in str(pane.status.render())
+        assert t.allow_vertical_scroll
+        await pilot.press("end")
+        await pilot.pause()
+        assert f"rows {100 - shown + 1}-100 of 100" in str(pane.status.render())
+        await push(pilot, feed, s.primary(1, activity=s.many_backends(10)))
+        assert t.window is None
+        assert "rows " not in str(pane.status.render())
+        assert not t.allow_vertical_scroll

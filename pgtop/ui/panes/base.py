@@ -158,6 +158,10 @@ class Pane(Vertical):
         limit = self.table.limit
         if limit is not None and self.table.matched > limit:
             parts.append(f"top {limit:,} of {self.table.matched:,}")
+        window = self.table.window
+        if window is not None:
+            first, last, total = window
+            parts.append(f"rows {first:,}-{last:,} of {total:,}")
         if parts:
             if text.plain:
                 text.append("  ·  ")
@@ -202,6 +206,11 @@ class Pane(Vertical):
 
     @on(KeyedTable.SortChanged)
     def _sort_changed(self, event: KeyedTable.SortChanged) -> None:
+        event.stop()
+        self._update_status()
+
+    @on(KeyedTable.Scrolled, ".pane-table")
+    def _scrolled(self, event: KeyedTable.Scrolled) -> None:
         event.stop()
         self._update_status()
 
