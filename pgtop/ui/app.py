@@ -299,7 +299,9 @@ class PgtopApp(App[None]):
         view = self.view()
         with self.batch_update():
             self._update_header()
-            statuses = merge_statuses(s for sample in self.latest.values() for s in sample.health)
+            statuses = merge_statuses(
+                (s for sample in self.latest.values() for s in sample.health), self.main
+            )
             self.health.show(statuses, self.palette, self.history, self.main)
             for pane in self.panes.values():
                 pane.show(view)

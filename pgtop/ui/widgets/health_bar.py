@@ -21,30 +21,52 @@ from pgtop.ui.widgets.line import Line
 __all__ = ["HealthBar", "merge_statuses", "statuses_text"]
 
 
-def merge_statuses(statuses: Iterable[Status]) -> list[Status]:
-    """One status per (metric, source), worst first, then by metric name."""
+def merge_statuses(statuses: Iterable[Status], main: str | None = None) -> list[Status]:
+    """One status per (metric, source), worst first; within a level the main source first,
+    then each other source's statuses together (they share one name in the bar)."""
     seen: dict[tuple[str, str], Status] = {}
     for status in statuses:
         key = (status.metric, status.source)
         if key not in seen or status.level > seen[key].level:
             seen[key] = status
-    return sorted(seen.values(), key=lambda s: (-s.level, s.metric, s.source))
+    return sorted(
+        seen.values(),
+        key=lambda s: (-s.level, bool(s.source) and s.source != main, s.source, s.metric),
+    )
+
+
+def short_names(sources: Iterable[str]) -> dict[str, str]:
+    """``replica 10.0.0.7:5432`` is called ``replica`` while it is the only replica."""
+    names = set(sources)
+    kinds: dict[str, int] = {}
+    for name in names:
+        kind = name.split(" ", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return {
+        name: name.split(" ", 1)[0] if kinds[name.split(" ", 1)[0]] == 1 else name for name in names
+    }
 
 
 def statuses_text(statuses: list[Status], palette: Palette, *, main: str | None) -> Text:
+    """``▲ xact 3m05s  replica: ▲ lag 12s  ● conn 3%``: chips of a source other than the main
+    one follow its name, given once per run of that source's chips."""
     text = Text(end="")
     if not statuses:
         text.append("● health: waiting for data", style=palette.dim)
         return text
+    names = short_names(s.source for s in statuses if s.source and s.source != main)
+    previous: str | None = None
     for i, status in enumerate(statuses):
         if i:
             text.append("  ")
-        label = one_line(status.label)
-        if status.source and status.source != main:
-            label = f"{one_line(status.source)}: {label}"
+        source = status.source if status.source and status.source != main else None
+        if source is not None and source != previous:
+            # the name sticks to the chip after it (no-break space): never alone at a line end
+            text.append(f"{one_line(names[source])}:\u00a0".replace(" ", "\u00a0"))
+        previous = source
         style = palette.level(status.level) if status.level is not Level.OK else palette.ok
         # no-break spaces: a label never wraps in the middle
-        chip = f"{LEVEL_SYMBOL[status.level]} {label}".replace(" ", "\u00a0")
+        chip = f"{LEVEL_SYMBOL[status.level]} {one_line(status.label)}".replace(" ", "\u00a0")
         text.append(chip, style=style)
     return text
 
