@@ -367,6 +367,7 @@ class PgtopApp(App[None]):
                 self.panes[self.active].display = False
                 self.active = pane_id
                 self.panes[pane_id].display = True
+                self.panes[pane_id].catch_up()
                 self._relabel_panes()
                 self._show_keys(self.panes[pane_id])
         self.panes[pane_id].focus_table()

@@ -88,6 +88,8 @@ class Pane(Vertical):
         self.view: MonitorView | None = None
         self.tab_label: str = self.title
         """The tab's title with the pane's count ("Locks 3")."""
+        self._behind = False
+        """A view arrived while the pane was hidden and is not on its widgets yet."""
 
     def compose(self) -> ComposeResult:
         yield self.status
@@ -121,17 +123,27 @@ class Pane(Vertical):
         return Text()
 
     def show(self, view: MonitorView) -> None:
-        """Render ``view``; cheap when nothing changed (the tables diff)."""
+        """Render ``view``; cheap when nothing changed (the tables diff). A hidden pane only
+        counts (for its name in the pane bar) and catches up when it is shown."""
         self.view = view
+        rows = self.records(view)
+        count = self.count(view, rows)
+        self.tab_label = self.title if count is None else f"{self.title} {count}"
+        if not self.display:
+            self._behind = True
+            return
+        self._behind = False
         source = self.source_of(view)
         self.set_class(view.stale(source) or view.stalled(source) is not None, "-stale")
         self.table.set_palette(view.palette)
-        rows = self.records(view)
         self.table.set_records(rows)
         self.render_extra(view)
         self._update_status()
-        count = self.count(view, rows)
-        self.tab_label = self.title if count is None else f"{self.title} {count}"
+
+    def catch_up(self) -> None:
+        """Render the newest view, if it arrived while the pane was hidden."""
+        if self._behind and self.view is not None:
+            self.show(self.view)
 
     def render_extra(self, view: MonitorView) -> None:
         del view
