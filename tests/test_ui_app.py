@@ -469,3 +469,22 @@ async def test_key_bar_follows_the_pane(tmp_path: Path) -> None:
         bar = app.key_bar.text.plain
         assert bar.startswith("t Interval/total")
         assert "All types" not in bar
+
+
+async def test_a_hidden_pane_counts_and_catches_up_when_shown(tmp_path: Path) -> None:
+    feed = PushFeed()
+    app = app_for(feed, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await push(pilot, feed, s.primary(0))
+        await pilot.press("2")
+        await pilot.pause()
+        locks = app.panes["locks"]
+        assert len(locks.table.shown_keys) == 3
+        await pilot.press("1")
+        await push(pilot, feed, replace(s.primary(1), locks=()))  # the blocker went away
+        assert " 2 Locks 0 " in static_text(app.pane_bar)  # counted while hidden
+        assert len(locks.table.shown_keys) == 3  # not drawn while hidden
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.active == "locks"
+        assert locks.table.shown_keys == []  # the newest data, drawn on the switch
