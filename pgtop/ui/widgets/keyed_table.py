@@ -33,7 +33,7 @@ from textual.strip import Strip
 
 from pgtop.ui.format import Palette
 from pgtop.ui.widgets.line import same_text
-from pgtop.ui.widgets.paint import Painter, merged
+from pgtop.ui.widgets.paint import Painter, differing_span, merged
 
 __all__ = ["Col", "KeyedTable", "PaintCounts"]
 
@@ -809,14 +809,7 @@ def _changed_within(old: Text, new: Text, width: int, justify: str) -> tuple[int
         or not (old.plain.isascii() and new.plain.isascii())
     ):
         return None
-    a, b = _fitted(old.plain, width), _fitted(new.plain, width)
-    start = 0
-    while start < width and a[start] == b[start]:
-        start += 1
-    stop = width
-    while stop > start and a[stop - 1] == b[stop - 1]:
-        stop -= 1
-    return start, stop
+    return differing_span(_fitted(old.plain, width), _fitted(new.plain, width))
 
 
 def _same_cells(a: tuple[Text, ...], b: tuple[Text, ...]) -> bool:

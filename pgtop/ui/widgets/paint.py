@@ -8,6 +8,7 @@ one segment (the terminal gets one style sequence per run, not per cell).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import repeat
 from typing import Literal
 
@@ -18,7 +19,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
-__all__ = ["CONSOLE", "Painter", "changed_range", "merged"]
+__all__ = ["CONSOLE", "Painter", "changed_range", "differing_span", "merged"]
 
 CONSOLE = Console(width=10_000, color_system=None, legacy_windows=False)
 """Only measures and divides text (Text.render / Text.wrap); never prints."""
@@ -131,6 +132,13 @@ def changed_range(old: Strip, new: Strip) -> tuple[int, int] | None:
     before, after = _cells(old), _cells(new)
     if before is None or after is None:
         return None
+    start, stop = differing_span(before, after)
+    return (start, stop) if start < stop else (0, 0)
+
+
+def differing_span(before: Sequence[object], after: Sequence[object]) -> tuple[int, int]:
+    """From the first to past the last position where two sequences of the same length
+    differ; ``start == stop`` when they are equal."""
     width = len(after)
     start = 0
     while start < width and before[start] == after[start]:
@@ -138,4 +146,4 @@ def changed_range(old: Strip, new: Strip) -> tuple[int, int] | None:
     stop = width
     while stop > start and before[stop - 1] == after[stop - 1]:
         stop -= 1
-    return (start, stop) if start < stop else (0, 0)
+    return start, stop
