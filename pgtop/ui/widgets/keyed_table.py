@@ -33,6 +33,7 @@ from textual.strip import Strip
 
 from pgtop.ui.format import Palette
 from pgtop.ui.widgets.line import same_text
+from pgtop.ui.widgets.own_lines import OwnLines
 from pgtop.ui.widgets.paint import Painter, differing_span, merged
 
 __all__ = ["Col", "KeyedTable", "PaintCounts"]
@@ -252,6 +253,7 @@ class KeyedTable(_CursorKeys):
         self._next_rendered: dict[str, tuple[Any, tuple[Text, ...]]] = {}
         self._order: list[str] = []
         self._painter = Painter()
+        self._own_lines = OwnLines()
         self._lines: dict[str, tuple[tuple[Text, ...], bool, Strip]] = {}
         self._header: Strip | None = None
         self._blank: Strip | None = None
@@ -734,6 +736,9 @@ class KeyedTable(_CursorKeys):
             base = self.rich_style
             self._styles = (base, base + self.get_component_rich_style("keyed-table--cursor"))
         return self._styles
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        return self._own_lines.render_lines(self, crop, super().render_lines)
 
     def render_line(self, y: int) -> Strip:
         width = self._line_width

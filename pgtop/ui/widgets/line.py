@@ -26,6 +26,7 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
+from pgtop.ui.widgets.own_lines import OwnLines
 from pgtop.ui.widgets.paint import Align, Painter, changed_range, merged
 
 __all__ = ["Line", "same_text", "wrap_at_spaces"]
@@ -87,6 +88,7 @@ class Line(Widget):
         self._text = Text(text) if isinstance(text, str) else text
         self.fixed_height = fixed_height
         self._painter = Painter()
+        self._own_lines = OwnLines()
         self._strips: list[Strip] | None = None
         self._drawn_for: tuple[int, Style] | None = None
         self._base: Style | None = None
@@ -163,6 +165,9 @@ class Line(Widget):
             Strip(merged(self._painter.runs(line, width, base, align)), width)
             for line in self._lines(self._text, width)
         ]
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        return self._own_lines.render_lines(self, crop, super().render_lines)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width

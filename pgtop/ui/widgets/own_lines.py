@@ -1,0 +1,82 @@
+"""Handing the compositor a widget's own lines without Textual's per-line styling pass.
+
+Textual draws every widget through its styles cache: each line it repaints is wrapped for
+borders, padding, outline, hatch, tint and opacity, padded to the content width and made into
+a new Strip, whether or not the widget has any of those. pgtop's table and text lines style
+their lines completely themselves (background included) and, in the normal case, have none of
+them — yet the wrapping cost a fifth of pgtop's CPU under load (the table repaints ~40 lines a
+tick). :func:`own_lines` returns the widget's ``render_line`` strips as they are, with the
+app's line filters applied (NO_COLOR, ANSI colours to truecolor, dimming), when the widget's
+styles add nothing; otherwise it returns None and the caller takes Textual's path, which then
+starts from a cleared cache (lines drawn here never went into it).
+
+A stale pane is drawn at 60 % opacity (themes/pgtop.tcss): that one takes Textual's path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.geometry import NULL_SPACING, Region
+from textual.strip import Strip
+from textual.widget import Widget
+
+__all__ = ["OwnLines", "adds_nothing", "own_lines"]
+
+
+def adds_nothing(widget: Widget) -> bool:
+    """True when Textual's styling pass would return the widget's lines unchanged (apart from
+    the app's line filters). Links are not looked at: these widgets draw none."""
+    styles = widget.styles
+    return (
+        not any(edge for edge, _ in styles.border)
+        and not any(edge for edge, _ in styles.outline)
+        and styles.padding == NULL_SPACING
+        and widget.scrollbar_gutter == NULL_SPACING
+        and not styles.tint.a
+        and styles.text_opacity == 1.0
+        and (not styles.has_rule("hatch") or styles.hatch == "none")
+        and widget.opacity == 1.0
+    )
+
+
+def own_lines(widget: Widget, crop: Region) -> list[Strip] | None:
+    """The strips of ``crop`` (relative to the widget) straight from ``render_line``, or None
+    when the widget's styles would change them (see :func:`adds_nothing`)."""
+    if not adds_nothing(widget):
+        return None
+    width = widget.size.width
+    render_line = widget.render_line
+    strips = [render_line(y) for y in crop.line_range]
+    for index, strip in enumerate(strips):
+        if strip.cell_length != width:
+            strips[index] = strip.adjust_cell_length(width, widget.rich_style)
+    filters = widget.app.get_line_filters()
+    if filters:
+        background = widget.background_colors[1]
+        for line_filter in filters:
+            strips = [strip.apply_filter(line_filter, background) for strip in strips]
+    x1, x2 = crop.column_span
+    if (x1, x2) != (0, width):
+        strips = [strip.crop(x1, x2) for strip in strips]
+    return strips
+
+
+class OwnLines:
+    """Routes a widget's ``render_lines`` through :func:`own_lines`, or Textual's path when the
+    widget's styles would change its lines (``super().render_lines``, passed in)."""
+
+    def __init__(self) -> None:
+        self.drew_own_lines = False
+
+    def render_lines(
+        self, widget: Widget, crop: Region, textual_lines: Callable[[Region], list[Strip]]
+    ) -> list[Strip]:
+        strips = own_lines(widget, crop)
+        if strips is not None:
+            self.drew_own_lines = True
+            return strips
+        if self.drew_own_lines:
+            self.drew_own_lines = False
+            widget._styles_cache.clear()  # holds lines from before the ones drawn here
+        return textual_lines(crop)
