@@ -115,7 +115,7 @@ async def test_partial_updates_leave_the_screen_a_full_repaint_would(tmp_path: P
 
     app._display = recording  # type: ignore[method-assign]  # noqa: SLF001
     rng = random.Random(7)
-    async with app.run_test(size=(160, 40)) as pilot:
+    async with app.run_test(size=(160, 40), notifications=True) as pilot:
         await push(pilot, feed, s.primary(0, activity=busy(rng, 30)))
         await pilot.pause()
         terminal = Terminal(screen(app))
@@ -124,6 +124,8 @@ async def test_partial_updates_leave_the_screen_a_full_repaint_would(tmp_path: P
         table = app.panes["activity"].table
         for n in range(1, 16):
             await push(pilot, feed, s.primary(n, activity=busy(rng, rng.randint(20, 40))))
+            if n == 4:  # a toast over the table: rows changing under it must not show through
+                app.notify("toast over the rows", timeout=60)
             if n == 8:
                 await pilot.press("down", "down")  # the cursor row follows its pid from now on
             await pilot.pause()
@@ -135,6 +137,7 @@ async def test_partial_updates_leave_the_screen_a_full_repaint_would(tmp_path: P
             assert text_of(terminal.grid) == text_of(expected), f"tick {n}"
             assert terminal.grid == expected, f"tick {n}: the characters are right, a style is not"
         assert table.counts.lines_refreshed > 0
+        assert any("toast over the rows" in line for line in text_of(terminal.grid))
         assert partial > 0  # some lines were written from the middle
 
 

@@ -3,13 +3,17 @@ height may change."""
 
 from __future__ import annotations
 
+import random
+
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.strip import Strip
 
 from pgtop.ui.format import cell, num
 from pgtop.ui.widgets.line import Line, wrap_at_spaces
-from pgtop.ui.widgets.paint import Painter, merged
+from pgtop.ui.widgets.paint import Painter, changed_range, differing_span, merged
 
 BASE = Style(color="white", bgcolor="black")
 
@@ -112,3 +116,51 @@ async def test_line_repaints_on_change_only_and_lays_out_only_when_height_change
         assert auto.size.height == 3
         assert [auto.render_line(y).text.rstrip() for y in range(3)] == ["still", "three", "lines"]
         assert str(auto.render()) == "still\nthree\nlines"
+
+
+def _cell_by_cell(old: Strip, new: Strip) -> tuple[int, int]:
+    """changed_range the slow and obvious way."""
+    a = [(ch, seg.style) for seg in old for ch in seg.text]
+    b = [(ch, seg.style) for seg in new for ch in seg.text]
+    diffs = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    return (diffs[0], diffs[-1] + 1) if diffs else (0, 0)
+
+
+def test_changed_range_equals_a_cell_by_cell_comparison() -> None:
+    rng = random.Random(3)
+    styles = [None, Style(bold=True), Style(color="red"), Style(color="red", bgcolor="blue")]
+
+    def strip(chars: str) -> Strip:
+        segments, i = [], 0
+        while i < len(chars):
+            size = rng.randint(1, 6)
+            segments.append(Segment(chars[i : i + size], rng.choice(styles)))
+            i += size
+        return Strip(segments, len(chars))
+
+    for _ in range(2000):
+        width = rng.randint(1, 40)
+        chars = "".join(rng.choice("ab ") for _ in range(width))
+        changed = list(chars)
+        for _ in range(rng.randint(0, 3)):
+            changed[rng.randrange(width)] = rng.choice("abc ")
+        old, new = strip(chars), strip("".join(changed))
+        assert changed_range(old, new) == _cell_by_cell(old, new), (list(old), list(new))
+    wide = Strip([Segment("表x")], 3)
+    assert changed_range(wide, Strip([Segment("表y")], 3)) is None  # cells are not characters
+    assert changed_range(Strip([Segment("ab")], 2), Strip([Segment("abc")], 3)) is None
+
+
+def test_differing_span_finds_both_ends() -> None:
+    rng = random.Random(5)
+    for _ in range(2000):
+        width = rng.randint(0, 50)
+        a = [rng.choice("xy") for _ in range(width)]
+        b = list(a)
+        for _ in range(rng.randint(0, 3)):
+            if width:
+                b[rng.randrange(width)] = rng.choice("xyz")
+        diffs = [i for i in range(width) if a[i] != b[i]]
+        expected = (diffs[0], diffs[-1] + 1) if diffs else None
+        start, stop = differing_span("".join(a), "".join(b))
+        assert (start, stop) == expected if diffs else start == stop

@@ -317,7 +317,7 @@ class PostgresSource:
         assert self._caps is not None
         statement = compose(probe, self._caps.pss_schema)
         if name == "statements":
-            return Query(statement, tuples=True, binary=True)
+            return Query(statement, tuples=True)
         if name == "statement_texts":
             return Query(statement, {"queryids": self._tracker.wanted_texts[:1000]}, tuples=True)
         return Query(statement)

@@ -26,6 +26,7 @@ from pgtop.config import Config, ConfigError, UiState, effective_theme, load_sta
 from pgtop.feed import Feed
 from pgtop.model import AnySample, Role, Sample
 from pgtop.themes import DEFAULT_THEME, base_stylesheet_path, load_theme_specs, resolve_theme_name
+from pgtop.ui.compositor import MonitorScreen
 from pgtop.ui.cropped_update import cropped
 from pgtop.ui.format import Palette
 from pgtop.ui.outages import Outages
@@ -193,6 +194,9 @@ class PgtopApp(App[None]):
         self._render_all()
 
     # ------------------------------------------------------------------ layout
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MonitorScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield self.header_widget
