@@ -38,8 +38,11 @@ def visible(text: str) -> str:
 def one_line(text: str, limit: int | None = None) -> str:
     """``text`` on one line: line breaks (and the blanks around them) collapse to one space, tabs
     become a space, the rest as in :func:`visible`; cut to ``limit`` characters with "…"."""
-    flat = _NEWLINES.sub(" ", text).replace("\t", " ")
-    out = _UNSAFE.sub(_escape, flat)
+    if text.isascii() and text.isprintable():  # the common case: nothing to replace
+        out = text
+    else:
+        flat = _NEWLINES.sub(" ", text).replace("\t", " ")
+        out = _UNSAFE.sub(_escape, flat)
     if limit is not None and len(out) > limit:
         return out[: max(0, limit - 1)] + "…"
     return out

@@ -774,7 +774,7 @@ class KeyedTable(_CursorKeys):
         used = 0
         for cell, col_width in zip(cells, self._widths, strict=True):
             runs.append(pad)
-            runs.extend(painter.runs(cell, col_width, base))
+            runs.extend(painter.cell_runs(cell, col_width, base))
             runs.append(pad)
             used += col_width + 2 * CELL_PADDING
         if used < width:

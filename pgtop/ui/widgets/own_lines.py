@@ -10,6 +10,7 @@ app's line filters applied (NO_COLOR, ANSI colours to truecolor, dimming), when 
 styles add nothing; otherwise it returns None and the caller takes Textual's path, which then
 starts from a cleared cache (lines drawn here never went into it).
 
+Left and right padding are drawn here too (status lines have them), in the widget's background.
 A stale pane is drawn at 60 % opacity (themes/pgtop.tcss): that one takes Textual's path.
 """
 
@@ -17,8 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.segment import Segment
 from textual.geometry import NULL_SPACING, Region
 from textual.strip import Strip
+from textual.style import Style
 from textual.widget import Widget
 
 __all__ = ["OwnLines", "adds_nothing", "own_lines"]
@@ -31,7 +34,8 @@ def adds_nothing(widget: Widget) -> bool:
     return (
         not any(edge for edge, _ in styles.border)
         and not any(edge for edge, _ in styles.outline)
-        and styles.padding == NULL_SPACING
+        and not styles.padding.top
+        and not styles.padding.bottom
         and widget.scrollbar_gutter == NULL_SPACING
         and not styles.tint.a
         and styles.text_opacity == 1.0
@@ -51,6 +55,14 @@ def own_lines(widget: Widget, crop: Region) -> list[Strip] | None:
     for index, strip in enumerate(strips):
         if strip.cell_length != width:
             strips[index] = strip.adjust_cell_length(width, widget.rich_style)
+    _, pad_right, _, pad_left = widget.styles.padding
+    if pad_left or pad_right:
+        base_background, background = widget.background_colors
+        inner = Style(background=base_background + background).rich_style
+        left = [Segment(" " * pad_left, inner)] if pad_left else []
+        right = [Segment(" " * pad_right, inner)] if pad_right else []
+        width += pad_left + pad_right
+        strips = [Strip([*left, *strip, *right], width) for strip in strips]
     filters = widget.app.get_line_filters()
     if filters:
         background = widget.background_colors[1]

@@ -26,11 +26,15 @@ CONSOLE = Console(width=10_000, color_system=None, legacy_windows=False)
 Align = Literal["left", "center", "right"]
 
 
+_FITTED_KEPT = 20_000
+
+
 class Painter:
     """Fits Text into a width as (text, style) runs over a base style."""
 
     def __init__(self) -> None:
         self._combined: dict[tuple[Style, str | Style], Style] = {}
+        self._fitted: dict[int, tuple[Text, int, Style, list[tuple[str, Style]]]] = {}
 
     def style(self, base: Style, extra: str | Style) -> Style:
         key = (base, extra)
@@ -42,6 +46,22 @@ class Painter:
 
     def forget(self) -> None:
         self._combined.clear()
+        self._fitted.clear()
+
+    def cell_runs(self, text: Text, width: int, base: Style) -> list[tuple[str, Style]]:
+        """:meth:`runs` of a table cell, remembered per Text object: cells are shared between
+        ticks (``format.cell`` and ``format.num`` are cached), so a row whose duration changed
+        reuses the runs of its other ten cells. The entry holds the Text, so its id is not
+        reused while remembered."""
+        key = id(text)
+        hit = self._fitted.get(key)
+        if hit is not None and hit[0] is text and hit[1] == width and hit[2] is base:
+            return hit[3]
+        runs = self.runs(text, width, base)
+        if len(self._fitted) >= _FITTED_KEPT:
+            self._fitted.clear()
+        self._fitted[key] = (text, width, base, runs)
+        return runs
 
     def runs(
         self, text: Text, width: int, base: Style, align: Align | None = None
@@ -101,7 +121,7 @@ def merged(runs: list[tuple[str, Style]]) -> list[Segment]:
     for part, style in runs:
         if not part:
             continue
-        if style == current:
+        if style is current:  # the painter's styles are shared objects (Style.__eq__ is slow)
             text += part
             continue
         if current is not None:
