@@ -3,11 +3,13 @@ styling pass makes of the same lines, in every pane and state the app draws."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from textual.strip import Strip
 from textual.widget import Widget
 
+from pgtop.ui.widgets.charts import Plot
 from pgtop.ui.widgets.keyed_table import KeyedTable
 from pgtop.ui.widgets.line import Line
 from pgtop.ui.widgets.own_lines import adds_nothing
@@ -16,22 +18,39 @@ from tests.test_ui_app import PushFeed, app_for, push
 
 
 def _cells(strips: list[Strip]) -> list[list[tuple[str, object]]]:
-    """(character, style) per cell: how segments are cut does not matter to the terminal."""
+    """(character, style) per cell: how segments are cut does not matter to the terminal, nor
+    does meta (Textual tags content with offsets for mouse selection; it is never drawn)."""
     return [
-        [(char, segment.style) for segment in strip for char in segment.text] for strip in strips
+        [
+            (char, segment.style.clear_meta_and_links() if segment.style else None)
+            for segment in strip
+            for char in segment.text
+        ]
+        for strip in strips
     ]
 
 
 def _textual_lines(widget: Widget) -> list[Strip]:
+    """What Textual draws: its styling pass, and for a plot its content pipeline too."""
     widget._styles_cache.clear()
+    if isinstance(widget, Plot):
+        widget._drawn_for = None
+        widget.render_line = functools.partial(Widget.render_line, widget)  # type: ignore[method-assign]
+        try:
+            widget._render_content()  # draw from render(), as Textual would after a refresh
+            return Widget.render_lines(widget, widget.size.region)
+        finally:
+            del widget.render_line
     return Widget.render_lines(widget, widget.size.region)
 
 
 def _compare_all(app: object, states: list[str]) -> int:
     compared = 0
-    for widget in [*app.screen.query(Line), *app.screen.query(KeyedTable)]:  # type: ignore[attr-defined]
+    for widget in [*app.screen.query(Line), *app.screen.query(KeyedTable), *app.screen.query(Plot)]:  # type: ignore[attr-defined]
         if not widget.display or not widget.size.area:
             continue
+        if isinstance(widget, Plot):
+            widget._drawn_for = None  # both from the newest data (a redraw may be spaced out)
         ours = widget.render_lines(widget.size.region)
         assert _cells(ours) == _cells(_textual_lines(widget)), (widget, states)
         compared += adds_nothing(widget)

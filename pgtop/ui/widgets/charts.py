@@ -20,22 +20,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.color import Color
 from textual.containers import Vertical
+from textual.geometry import Region
+from textual.strip import Strip
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot as Plt
 
 from pgtop.model import Sample
 from pgtop.ui.view import History
 from pgtop.ui.widgets.line import Line
+from pgtop.ui.widgets.own_lines import OwnLines
+from pgtop.ui.widgets.paint import Painter, merged
 
 __all__ = ["MetricChart", "Plot"]
 
 
 class Plot(PlotextPlot):
-    """The plot under a chart's title; drawn from the data its chart hands over."""
+    """The plot under a chart's title; drawn from the data its chart hands over.
+
+    Its lines are made here from plotext's output (split, fitted, merged into runs) and handed
+    to the compositor directly (:mod:`pgtop.ui.widgets.own_lines`): Textual's content pipeline
+    cost about as much again as plotext's own drawing."""
 
     DEFAULT_CSS = """
     Plot { width: 1fr; height: 1fr; }
@@ -52,6 +62,21 @@ class Plot(PlotextPlot):
         """The x span of the series last drawn (seconds)."""
         self.drew_data = False
         self.clock: Callable[[], float] = time.monotonic
+        self._painter = Painter()
+        self._own_lines = OwnLines()
+        self._generation = 0
+        self._strips: list[Strip] = []
+        self._drawn_for: tuple[object, ...] | None = None
+
+    def redraw(self) -> None:
+        """Draw the plot again (its data changed)."""
+        self._generation += 1
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn_for = None
+        self._painter.forget()
 
     def _colour(self) -> tuple[int, int, int]:
         value = self.app.theme_variables.get(self.colour_var) or self.app.theme_variables.get(
@@ -81,6 +106,26 @@ class Plot(PlotextPlot):
         plt.xticks([])
         plt.frame(False)
         return super().render()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        return self._own_lines.render_lines(self, crop, super().render_lines)
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        base = self.rich_style
+        key = (width, height, base, self.app.theme, self._generation)
+        if key != self._drawn_for:
+            self._drawn_for = key
+            self._strips = self._draw(width, height, base)
+        if y < len(self._strips):
+            return self._strips[y]
+        return Strip([Segment(" " * width, base)], width)
+
+    def _draw(self, width: int, height: int, base: Style) -> list[Strip]:
+        drawn = self.render()
+        text = drawn if isinstance(drawn, Text) else Text(str(drawn))
+        lines = text.split("\n", allow_blank=True)[:height]
+        return [Strip(merged(self._painter.runs(line, width, base)), width) for line in lines]
 
 
 class MetricChart(Vertical):
@@ -173,7 +218,7 @@ class MetricChart(Vertical):
         if plot.drawn_at is not None and plot.drew_data:
             wait = plot.drawn_at + self.spacing() - self._clock()
         if wait <= 0:
-            plot.refresh()
+            plot.redraw()
         else:
             self._due = True
             self.set_timer(wait, self._draw_due, name="chart redraw")
@@ -192,4 +237,4 @@ class MetricChart(Vertical):
 
     def _draw_due(self) -> None:
         self._due = False
-        self.plot.refresh()
+        self.plot.redraw()
