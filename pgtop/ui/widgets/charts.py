@@ -75,6 +75,7 @@ class Plot(PlotextPlot):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._own_lines.forget()
         self._drawn_for = None
         self._painter.forget()
 

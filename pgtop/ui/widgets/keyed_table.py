@@ -248,9 +248,11 @@ class KeyedTable(_CursorKeys):
         self._record_by_key: dict[str, Any] = {}
         self._visible: tuple[Col[Any], ...] = ()
         self._widths: tuple[int, ...] = ()
-        self._shown: dict[str, tuple[Text, ...]] = {}
+        self._shown: set[str] = set()
+        """The keys of the rows shown (after filter, sort and limit)."""
         self._rendered: dict[str, tuple[Any, tuple[Text, ...]]] = {}
-        self._next_rendered: dict[str, tuple[Any, tuple[Text, ...]]] = {}
+        """Each row's record and cells, rendered when first needed (a row off screen is not
+        rendered unless the filter or the sort reads its cells)."""
         self._order: list[str] = []
         self._painter = Painter()
         self._own_lines = OwnLines()
@@ -278,7 +280,9 @@ class KeyedTable(_CursorKeys):
 
     def get_row(self, key: str) -> tuple[Text, ...]:
         """The cells shown for row ``key`` (visible columns, in order)."""
-        return self._shown[key]
+        if key not in self._shown:
+            raise KeyError(key)
+        return self._cells_of(key, self._record_by_key[key])
 
     def column_width(self, key: str) -> int | None:
         for spec, width in zip(self._visible, self._widths, strict=True):
@@ -452,7 +456,6 @@ class KeyedTable(_CursorKeys):
             selected = self.selected_key if self.follow_selection else None
             self._visible, self._widths = visible, widths
             self._rendered = {}
-            self._shown = {}
             self._forget_lines()
             self._apply(selected=selected)
         self._sync_virtual_size()
@@ -460,6 +463,7 @@ class KeyedTable(_CursorKeys):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._own_lines.forget()
         self._forget_lines()
         self._painter.forget()
 
@@ -499,15 +503,20 @@ class KeyedTable(_CursorKeys):
 
     def _cells_of(self, key: str, record: Any) -> tuple[Text, ...]:
         """The visible cells of ``record``, rendered once per distinct record: an unchanged
-        record (equal frozen dataclass) reuses last tick's cells, so a quiet row costs one
-        comparison instead of a render per column."""
-        hit = self._next_rendered.get(key) or self._rendered.get(key)
+        record (equal frozen dataclass) reuses its cells, so a quiet row costs one comparison
+        instead of a render per column. When a changed record renders to the same look, the
+        cells already shown are kept: the line cache and the repaint test compare cells by
+        identity."""
+        hit = self._rendered.get(key)
         if hit is not None and (hit[0] is record or hit[0] == record):
-            self._next_rendered[key] = hit
+            if hit[0] is not record:
+                self._rendered[key] = (record, hit[1])
             return hit[1]
         palette = self.palette
         cells = tuple(c.render(record, palette) for c in self._visible)
-        self._next_rendered[key] = (record, cells)
+        if hit is not None and _same_cells(hit[1], cells):
+            cells = hit[1]
+        self._rendered[key] = (record, cells)
         return cells
 
     def _sort_getter(self, spec: Col[Any]) -> Callable[[str, Any], Any]:
@@ -521,12 +530,11 @@ class KeyedTable(_CursorKeys):
         palette = self.palette  # render just this column (over a limit, not every row is)
         return lambda _key, record: spec.render(record, palette).plain
 
-    def _rows(self) -> list[tuple[str, tuple[Text, ...]]]:
-        """The rows to show, in order: records sorted first (by their sort value, no cells
-        needed), then rendered and filtered in that order until ``limit`` rows are kept, so
-        over the limit only the rows shown (or tested by the filter) are rendered."""
+    def _rows(self) -> list[str]:
+        """The keys of the rows to show, in order: records sorted by their sort value (no cells
+        needed), filtered (which reads cells), cut to ``limit``. Cells are rendered later, for
+        the rows that reach the screen."""
         palette = self.palette
-        self._next_rendered = {}
         records: list[tuple[str, Any]] = self._records
         if self.sortable and self.sort_key in self._by_key:
             getter = self._sort_getter(self._by_key[self.sort_key])
@@ -535,26 +543,24 @@ class KeyedTable(_CursorKeys):
             unknown = [p for p in present if p[0] is None]
             known.sort(key=lambda p: _sort_value(p[0]), reverse=self.reverse)
             records = [(key, rec) for _, key, rec in known + unknown]
-        term = self.filter_text.strip().lower()
-        hidden = [c for c in self.specs if c not in self._visible] if term else []
         limit = len(records) if self.limit is None else self.limit
-        rows: list[tuple[str, tuple[Text, ...]]] = []
+        term = self.filter_text.strip().lower()
+        if not term:
+            self.matched = len(records)
+            return [key for key, _ in records[:limit]]
+        hidden = [c for c in self.specs if c not in self._visible]
+        rows: list[str] = []
         self.matched = 0
         for key, rec in records:
-            if len(rows) >= limit and not term:
-                break
             cells = self._cells_of(key, rec)
-            if term and not (
+            if not (
                 any(term in cell.plain.lower() for cell in cells)
                 or any(term in c.render(rec, palette).plain.lower() for c in hidden)
             ):
                 continue
             self.matched += 1
             if len(rows) < limit:
-                rows.append((key, cells))
-        if not term:
-            self.matched = len(records)
-        self._rendered, self._next_rendered = self._next_rendered, {}
+                rows.append(key)
         return rows
 
     def _apply(self, selected: str | None = None) -> None:
@@ -563,24 +569,15 @@ class KeyedTable(_CursorKeys):
         if selected is None and self.follow_selection:
             selected = self.selected_key
         rows = self._rows()
-        shown = self._shown
-        wanted: dict[str, tuple[Text, ...]] = {}
-        for key, cells in rows:
-            old = shown.get(key)
-            # keep the very cells already shown when they look the same: the line cache and
-            # the repaint test compare cells by identity
-            if old is not None and old is not cells and _same_cells(old, cells):
-                rendered = self._rendered.get(key)
-                if rendered is not None:
-                    self._rendered[key] = (rendered[0], old)
-                cells = old
-            wanted[key] = cells
-        gone = [key for key in self._order if key not in wanted]
-        for key in gone:
-            self._lines.pop(key, None)
-        self._shown = wanted
-        self._order = list(wanted)
-        if selected is not None and selected in wanted:
+        shown = set(rows)
+        for key in [key for key in self._lines if key not in shown]:
+            del self._lines[key]
+        if len(self._rendered) > len(self._record_by_key):
+            for key in [key for key in self._rendered if key not in self._record_by_key]:
+                del self._rendered[key]
+        self._shown = shown
+        self._order = rows
+        if selected is not None and selected in shown:
             self.cursor_row = self._order.index(selected)
         elif self._order:
             self.cursor_row = min(self.cursor_row, len(self._order) - 1)
@@ -588,7 +585,7 @@ class KeyedTable(_CursorKeys):
             self.cursor_row = 0
         self._sync_virtual_size()
         self._repaint_changed()
-        if selected is not None and selected in wanted:
+        if selected is not None and selected in shown:
             self._scroll_to_cursor()
 
     # ------------------------------------------------------------------ painting
@@ -649,7 +646,8 @@ class KeyedTable(_CursorKeys):
         for index in range(top, top + self._rows_high()):
             if index < len(self._order):
                 key = self._order[index]
-                lines.append((key, self._shown[key], index == self.cursor_row))
+                cells = self._cells_of(key, self._record_by_key[key])
+                lines.append((key, cells, index == self.cursor_row))
             else:
                 lines.append(None)
         return lines
@@ -753,7 +751,7 @@ class KeyedTable(_CursorKeys):
                 self._blank = Strip([Segment(" " * width, base)], width)
             return self._blank
         key = self._order[index]
-        cells = self._shown[key]
+        cells = self._cells_of(key, self._record_by_key[key])
         cursor = index == self.cursor_row
         hit = self._lines.get(key)
         if hit is not None and hit[0] is cells and hit[1] == cursor:

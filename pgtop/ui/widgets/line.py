@@ -153,6 +153,7 @@ class Line(Widget):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._own_lines.forget()
         self._strips = None
         self._base = None
         self._painter.forget()
