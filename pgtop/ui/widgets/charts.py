@@ -95,7 +95,8 @@ class Plot(PlotextPlot):
         self.drawn_span = (self.xs[-1] - self.xs[0]) if self.xs else 0.0
         plt = self.plt
         plt.clear_data()
-        plt.clear_figure()
+        if not self.xs:
+            plt.clear_figure()  # with data, every setting is given again below (it deep-copies)
         if self.xs:
             plt.plot(list(self.xs), list(self.ys), color=self._colour(), marker="braille")
             low = min(self.ys)

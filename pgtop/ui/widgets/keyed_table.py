@@ -256,6 +256,7 @@ class KeyedTable(_CursorKeys):
         self._order: list[str] = []
         self._painter = Painter()
         self._own_lines = OwnLines()
+        self._frame_width: int | None = None
         self._lines: dict[str, tuple[tuple[Text, ...], bool, Strip]] = {}
         self._header: Strip | None = None
         self._blank: Strip | None = None
@@ -736,10 +737,14 @@ class KeyedTable(_CursorKeys):
         return self._styles
 
     def render_lines(self, crop: Region) -> list[Strip]:
-        return self._own_lines.render_lines(self, crop, super().render_lines)
+        self._frame_width = self._line_width  # Widget.size is worked out anew on each call
+        try:
+            return self._own_lines.render_lines(self, crop, super().render_lines)
+        finally:
+            self._frame_width = None
 
     def render_line(self, y: int) -> Strip:
-        width = self._line_width
+        width = self._frame_width if self._frame_width is not None else self._line_width
         base, cursor_base = self._base_styles()
         if y == 0:
             if self._header is None or self._header.cell_length != width:
