@@ -47,6 +47,22 @@ def test_painter_keeps_styles_and_merges_equal_runs() -> None:
     assert [s.text for s in segments] == ["ab", "c"]
 
 
+def test_a_cut_cell_keeps_its_style() -> None:
+    """A styled cell too wide for its column ("Lock:transa…" in the warning colour) keeps its
+    style when cut; so do overlapping spans under a text style."""
+    painter = Painter()
+    warn = BASE + Style.parse("bold red")
+    assert painter.runs(cell("Lock:transactionid", "bold red"), 12, BASE) == [
+        ("Lock:transa…", warn)
+    ]
+    nested = Text("abcdef", style="bold")
+    nested.stylize("red", 0, 4)
+    nested.stylize("underline", 2, 6)
+    runs = painter.runs(nested, 6, BASE)
+    assert all(style.bold for _, style in runs)
+    assert plain(runs) == "abcdef"
+
+
 def test_markup_and_escapes_stay_literal() -> None:
     painter = Painter()
     hostile = cell("[bold red]x\x1b[2J")

@@ -33,7 +33,7 @@ class ReplacingTextLoader(adapt.Loader):
     """Text-format loader for string types: UTF-8, invalid bytes replaced."""
 
     def load(self, data: Buffer) -> str:
-        return bytes(data).decode("utf-8", errors="replace")
+        return str(data, "utf-8", "replace")  # decodes the buffer without copying it first
 
 
 def register_tolerant_text(context: AdaptContext) -> None:

@@ -105,10 +105,31 @@ class Painter:
         return self._styled(cut, base)
 
     def _styled(self, text: Text, base: Style) -> list[tuple[str, Style]]:
-        """Several spans: Rich divides the text (rare: tree prefixes, highlighted parts)."""
+        """Several spans. Spans that do not overlap (the usual case: a line assembled from
+        styled parts) are cut here; overlapping ones are left to Rich, which combines them."""
+        plain = text.plain
+        outer = self.style(base, text.style) if text.style else base
+        spans = sorted(text.spans, key=lambda span: span.start)
+        runs: list[tuple[str, Style]] = []
+        position = 0
+        for start, end, style in spans:
+            if start < position:
+                return self._rich_styled(text, base)  # overlapping: Rich combines them
+            if start > position:
+                runs.append((plain[position:start], outer))
+            if end > start:
+                runs.append((plain[start:end], self.style(outer, style)))
+            position = max(position, end)
+        if position < len(plain):
+            runs.append((plain[position:], outer))
+        return runs
+
+    def _rich_styled(self, text: Text, base: Style) -> list[tuple[str, Style]]:
+        # Text.render applies the spans only: the text's own style goes under them here
+        outer = self.style(base, text.style) if text.style else base
         runs: list[tuple[str, Style]] = []
         for segment in text.render(CONSOLE, end=""):
-            style = self.style(base, segment.style) if segment.style else base
+            style = self.style(outer, segment.style) if segment.style else outer
             runs.append((segment.text, style))
         return runs
 
@@ -146,7 +167,7 @@ def _runs(strip: Strip) -> tuple[str, list[tuple[int, Style | None]]] | None:
             return None
         texts.append(text)
         end += len(text)
-        if ends and ends[-1][1] == segment.style:
+        if ends and ends[-1][1] is segment.style:
             ends[-1] = (end, segment.style)
         else:
             ends.append((end, segment.style))
@@ -156,11 +177,13 @@ def _runs(strip: Strip) -> tuple[str, list[tuple[int, Style | None]]] | None:
 def _first_style_change(
     before: list[tuple[int, Style | None]], after: list[tuple[int, Style | None]]
 ) -> int:
-    """The first cell whose style differs (the width when none does)."""
+    """The first cell whose style differs (the width when none does). Styles are compared by
+    identity: the painter hands out one object per style, and Style.__eq__ costs a hash of
+    both; two equal styles that are distinct objects only repaint a few cells more."""
     i = j = 0
     while i < len(before) and j < len(after):
         (end_a, style_a), (end_b, style_b) = before[i], after[j]
-        if style_a != style_b:
+        if style_a is not style_b:
             return max(before[i - 1][0] if i else 0, after[j - 1][0] if j else 0)
         if end_a == end_b:
             i, j = i + 1, j + 1
