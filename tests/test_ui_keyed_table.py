@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from pgtop.config import Config
-from pgtop.ui.app import make_app
 from pgtop.ui.widgets.keyed_table import KeyedTable, PaintCounts
 from tests import ui_samples as s
-from tests.test_ui_app import PushFeed, push
+from tests.test_ui_app import PushFeed, app_for, push
 
 
 def on_screen(t: KeyedTable) -> list[str]:
@@ -19,7 +17,7 @@ def on_screen(t: KeyedTable) -> list[str]:
 
 async def test_2000_rows_repaint_only_the_changed_lines(tmp_path: Path) -> None:
     feed = PushFeed()
-    app = make_app(Config(), feed, state_path=tmp_path / "state.toml")  # type: ignore[arg-type]
+    app = app_for(feed, tmp_path)
     async with app.run_test(size=(250, 60)) as pilot:
         t = app.panes["activity"].table
         rows = s.many_backends(2000)
@@ -54,7 +52,7 @@ async def test_2000_rows_repaint_only_the_changed_lines(tmp_path: Path) -> None:
 
 async def test_arrivals_and_departures(tmp_path: Path) -> None:
     feed = PushFeed()
-    app = make_app(Config(), feed, state_path=tmp_path / "state.toml")  # type: ignore[arg-type]
+    app = app_for(feed, tmp_path)
     async with app.run_test(size=(250, 60)) as pilot:
         t = app.panes["activity"].table
         rows = s.many_backends(100)
@@ -73,7 +71,7 @@ async def test_arrivals_and_departures(tmp_path: Path) -> None:
 
 async def test_statements_show_the_top_500_by_the_current_sort(tmp_path: Path) -> None:
     feed = PushFeed()
-    app = make_app(Config(), feed, state_path=tmp_path / "state.toml")  # type: ignore[arg-type]
+    app = app_for(feed, tmp_path)
     async with app.run_test(size=(200, 50)) as pilot:
         pane = app.panes["statements"]
         t = pane.table
@@ -121,7 +119,7 @@ async def test_the_cursor_stays_on_the_first_row_until_moved(tmp_path: Path) -> 
     """Like top(1): by default the first row is selected whatever it holds; once the user
     moves the cursor it follows that row's pid while rows move; home goes back to the top."""
     feed = PushFeed()
-    app = make_app(Config(), feed, state_path=tmp_path / "state.toml")  # type: ignore[arg-type]
+    app = app_for(feed, tmp_path)
     async with app.run_test(size=(200, 50)) as pilot:
         t = app.panes["activity"].table
         rows = s.many_backends(100)
@@ -158,7 +156,7 @@ async def test_the_status_line_says_which_rows_are_on_screen(tmp_path: Path) -> 
     """No scrollbar (it cut every table line in two for the compositor): the pane's status
     line says where the view is, and follows the view as it moves."""
     feed = PushFeed()
-    app = make_app(Config(), feed, state_path=tmp_path / "state.toml")  # type: ignore[arg-type]
+    app = app_for(feed, tmp_path)
     async with app.run_test(size=(200, 50)) as pilot:
         pane = app.panes["activity"]
         t = pane.table
