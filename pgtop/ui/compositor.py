@@ -43,16 +43,15 @@ def _touched_rows(visible: Region, rows: _Spans, row_keys: list[int]) -> tuple[i
     """The first and past the last row of ``visible`` that a refreshed span overlaps."""
     x1, y1, width, height = visible
     x2 = x1 + width
-    start = bisect_left(row_keys, y1)
-    stop = bisect_left(row_keys, y1 + height)
+    inside = row_keys[bisect_left(row_keys, y1) : bisect_left(row_keys, y1 + height)]
 
     def touched(row: int) -> bool:
         return any(a < x2 and b > x1 for a, b in rows[row])
 
-    first = next((row for row in row_keys[start:stop] if touched(row)), None)
+    first = next((row for row in inside if touched(row)), None)
     if first is None:
         return None
-    last = next(row for row in reversed(row_keys[start:stop]) if touched(row))
+    last = next(row for row in reversed(inside) if touched(row))
     return first, last + 1
 
 

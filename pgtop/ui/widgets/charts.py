@@ -100,7 +100,7 @@ class Plot(PlotextPlot):
         plt.clear_data()
         if not self.xs:
             plt.clear_figure()  # with data, every setting is given again below (it deep-copies)
-        if self.xs:
+        else:
             plt.plot(list(self.xs), list(self.ys), color=self._colour(), marker="braille")
             low = min(self.ys)
             high = max(self.ys)

@@ -283,7 +283,7 @@ class KeyedTable(_CursorKeys):
         """The cells shown for row ``key`` (visible columns, in order)."""
         if key not in self._shown:
             raise KeyError(key)
-        return self._cells_of(key, self._record_by_key[key])
+        return self._row_cells(key)
 
     def column_width(self, key: str) -> int | None:
         for spec, width in zip(self._visible, self._widths, strict=True):
@@ -520,6 +520,10 @@ class KeyedTable(_CursorKeys):
         self._rendered[key] = (record, cells)
         return cells
 
+    def _row_cells(self, key: str) -> tuple[Text, ...]:
+        """The cells of the current record of row ``key``."""
+        return self._cells_of(key, self._record_by_key[key])
+
     def _sort_getter(self, spec: Col[Any]) -> Callable[[str, Any], Any]:
         """The sort value of a row from its key and record."""
         if spec.sort is not None:
@@ -647,8 +651,7 @@ class KeyedTable(_CursorKeys):
         for index in range(top, top + self._rows_high()):
             if index < len(self._order):
                 key = self._order[index]
-                cells = self._cells_of(key, self._record_by_key[key])
-                lines.append((key, cells, index == self.cursor_row))
+                lines.append((key, self._row_cells(key), index == self.cursor_row))
             else:
                 lines.append(None)
         return lines
@@ -756,7 +759,7 @@ class KeyedTable(_CursorKeys):
                 self._blank = Strip([Segment(" " * width, base)], width)
             return self._blank
         key = self._order[index]
-        cells = self._cells_of(key, self._record_by_key[key])
+        cells = self._row_cells(key)
         cursor = index == self.cursor_row
         hit = self._lines.get(key)
         if hit is not None and hit[0] is cells and hit[1] == cursor:

@@ -114,7 +114,7 @@ class Painter:
         position = 0
         for start, end, style in spans:
             if start < position:
-                return self._rich_styled(text, base)  # overlapping: Rich combines them
+                return self._rich_styled(text, outer)  # overlapping: Rich combines them
             if start > position:
                 runs.append((plain[position:start], outer))
             if end > start:
@@ -124,9 +124,8 @@ class Painter:
             runs.append((plain[position:], outer))
         return runs
 
-    def _rich_styled(self, text: Text, base: Style) -> list[tuple[str, Style]]:
-        # Text.render applies the spans only: the text's own style goes under them here
-        outer = self.style(base, text.style) if text.style else base
+    def _rich_styled(self, text: Text, outer: Style) -> list[tuple[str, Style]]:
+        """``outer``: the base with the text's own style, which Text.render leaves out."""
         runs: list[tuple[str, Style]] = []
         for segment in text.render(CONSOLE, end=""):
             style = self.style(outer, segment.style) if segment.style else outer
