@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
@@ -157,3 +158,25 @@ def failing_archiver(conn: psycopg.Connection[tuple]) -> Iterator[None]:  # type
         conn.execute("SELECT pg_reload_conf()")
         conn.execute("INSERT INTO pgtop_archive_filler VALUES (2)")
         conn.execute("SELECT pg_switch_wal()")
+
+
+@contextlib.contextmanager
+def running(dsn: str, query: bytes | str, *, setup: bytes | None = None) -> Iterator[int]:
+    """A session running ``query`` in a thread for the block; yields its pid."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    if setup is not None:
+        conn.execute(setup)
+    pid = conn.info.backend_pid
+
+    def run() -> None:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute(query)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield pid
+    finally:
+        conn.cancel_safe()
+        thread.join(timeout=10)
+        conn.close()

@@ -9,10 +9,9 @@ within its server-time budget on average, the sampler's memory flat once its his
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import os
 import statistics
-import threading
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from textual import events
+from textual.message_pump import MessagePump
 
 from pgtop.collect.postgres import PostgresSource
 from pgtop.collect.probes import compose, resolve
@@ -32,11 +33,10 @@ from pgtop.config import Config
 from pgtop.lab import SUPERUSER, Lab, PgInstall
 from pgtop.model import Sample
 from pgtop.ui.app import PgtopApp, make_app
-from tests.collect_fixtures import connected, poll_until
+from tests.collect_fixtures import connected, poll_until, running
 from tests.conftest import INSTALLATIONS
 
 KEY_BUDGET_S = 0.2
-WORST_KEY_S = 0.5
 
 BACKENDS = 1000
 TABLES, COLUMNS = 110, 100  # 11,000 distinct statements: SELECT c<j> FROM t<i>
@@ -70,41 +70,78 @@ def _socket_dsn(lab: Lab, **extra: str) -> str:
     )
 
 
-async def _latencies(pilot: Any, keys: list[str]) -> list[float]:
+async def _queues_drained(app: PgtopApp) -> None:
+    """Every message already queued for the app, the screen and its widgets is handled."""
+    pumps: list[MessagePump] = [app, *app.screen.walk_children(with_self=True)]
+    left = 0
+    drained = asyncio.Event()
+
+    def one_done() -> None:
+        nonlocal left
+        left -= 1
+        if left == 0:
+            drained.set()
+
+    for pump in pumps:
+        if pump.call_later(one_done):
+            left += 1
+    if left:
+        await drained.wait()
+
+
+async def _screen_refreshed(app: PgtopApp) -> None:
+    refreshed = asyncio.Event()
+    app.call_after_refresh(refreshed.set)
+    await refreshed.wait()
+
+
+PANE_KEYS = {"1": "activity", "2": "locks", "3": "replication", "4": "pools", "5": "statements"}
+
+
+async def _answer_time(app: PgtopApp, key: str) -> float:
+    """Seconds from a key entering the app's queue to its effect being on the screen.
+
+    The key goes app → screen → focused widget, a queue each, and its action may post to other
+    widgets: three rounds of draining carry it through; then the screen is refreshed, and
+    whatever that refresh posted is handled and drawn too. A tick being applied when the key
+    arrives is waited for, as the user would wait. (Pilot.press is not used: it sleeps at
+    least 40 ms and then until the process has been idle for 20 ms, so a tick that lands
+    meanwhile is counted as the key's time, and the key's own time is lost in it.)"""
+    started = time.perf_counter()
+    app.post_message(events.Key(key, key if len(key) == 1 else None))
+    for _ in range(3):
+        await _queues_drained(app)
+    await _screen_refreshed(app)
+    await _queues_drained(app)
+    await _screen_refreshed(app)
+    elapsed = time.perf_counter() - started
+    if key in PANE_KEYS:
+        assert app.active == PANE_KEYS[key], f"{key} did not take effect"
+    return elapsed
+
+
+async def _latencies(app: PgtopApp, keys: list[str]) -> list[float]:
     out = []
     for key in keys:
-        started = time.perf_counter()
-        await pilot.press(key)
-        out.append(time.perf_counter() - started)
+        out.append(await _answer_time(app, key))
+        await asyncio.sleep(0.15)  # keys typed by a person, not a burst
     return out
 
 
 async def _drive_ui(app: PgtopApp, keys: list[str], *, warm_s: float = 3.0) -> list[float]:
-    """Run the app on its real sampler; wait for data; press ``keys`` (timing each).
-
-    Animations off: Pilot waits for them to finish (the tab underline alone takes ~0.3 s),
-    which is not the app being slow to answer."""
+    """Run the app on its real sampler; wait for data; press ``keys`` (timing each)."""
     app.animation_level = "none"
     async with app.run_test(size=(200, 50)) as pilot:
         deadline = time.monotonic() + 30
         while app.panes["activity"].table.row_count == 0 and time.monotonic() < deadline:
             await pilot.pause(0.1)
         await pilot.pause(warm_s)  # more ticks arrive while the keys are pressed
-        return await _latencies(pilot, keys)
-
-
-NAVIGATION = {"down", "up", "end", "home"}  # cursor moves: no table is rebuilt
-
-
-def _p90(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+        return await _latencies(app, keys)
 
 
 def _check_keys(name: str, keys: list[str], latencies: list[float]) -> None:
-    """Cursor keys answer in < 0.2 s (9 in 10: a key that lands while a tick is applied waits
-    for it), and no key ever takes more than 0.5 s (pane switches, sorting and the idle toggle
-    repaint whole tables). Other test runs share these 2 cores: budgets stretch with the load
+    """Every key's effect is on the screen within 0.2 s, pane switches, sorting and the idle
+    toggle included. Other test runs share these 2 cores: the budget stretches with the load
     average beyond 1 per core."""
     figure(
         f"{name} key latency",
@@ -114,34 +151,13 @@ def _check_keys(name: str, keys: list[str], latencies: list[float]) -> None:
     )
     load = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
     figure("load factor", f"{load:.2f}")
-    navigation = [t for k, t in zip(keys, latencies, strict=True) if k in NAVIGATION]
-    assert _p90(navigation) < KEY_BUDGET_S * load, latencies
-    assert max(latencies) < WORST_KEY_S * load, latencies
+    assert max(latencies) < KEY_BUDGET_S * load, latencies
 
 
 KEYS = ["1", "i", "down", "down", "5", "down", "t", "1", "i", "2", "3", "5", "1"]
 
 
 # --------------------------------------------------------------------------- a 1 MB query
-
-
-@contextlib.contextmanager
-def _background(dsn: str, query: str) -> Iterator[int]:
-    conn = psycopg.connect(dsn, autocommit=True, application_name="pgtop-scale")
-    pid = conn.info.backend_pid
-
-    def run() -> None:
-        with contextlib.suppress(psycopg.Error):
-            conn.execute(query.encode())
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield pid
-    finally:
-        conn.cancel_safe()
-        thread.join(timeout=10)
-        conn.close()
 
 
 async def test_one_megabyte_query_text_is_cut_and_the_ui_responds(
@@ -155,7 +171,8 @@ async def test_one_megabyte_query_text_is_cut_and_the_ui_responds(
         ).fetchone()
     assert stored is not None
     assert stored[0] > 1_000_000  # pg_stat_statements keeps the whole text
-    with _background(dsn, f"SELECT pg_sleep(60) /* {MB_TEXT} */") as pid:
+    scale_dsn = psycopg.conninfo.make_conninfo(dsn, application_name="pgtop-scale")
+    with running(scale_dsn, f"SELECT pg_sleep(60) /* {MB_TEXT} */".encode()) as pid:
         async with connected(big_lab.monitor_dsn()) as source:
             sample = await poll_until(
                 source,
@@ -361,8 +378,6 @@ async def test_ten_thousand_statements_within_budget(big_lab: Lab, many_statemen
 
 
 async def _sleep_until(moment: float) -> None:
-    import asyncio
-
     await asyncio.sleep(max(0.0, moment - time.monotonic()))
 
 

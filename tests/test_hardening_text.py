@@ -36,7 +36,7 @@ from pgtop.model import BouncerSample, LockNode, Role, Sample, ServerInfo
 from pgtop.text import md_cell, one_line, visible
 from pgtop.ui.app import make_app
 from pgtop.ui.format import cell
-from tests.collect_fixtures import connected, poll_until, scratch_database, su
+from tests.collect_fixtures import connected, poll_until, running, scratch_database, su
 
 # Every code point that must never reach a terminal raw.
 RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -409,28 +409,6 @@ def test_snapshot_json_is_ascii_and_round_trips_hostile_text(
 
 
 # --------------------------------------------------------------------------- encodings
-
-
-@contextlib.contextmanager
-def running(dsn: str, query: bytes | str, *, setup: bytes | None = None) -> Iterator[int]:
-    """A session running ``query`` in a thread for the block; yields its pid."""
-    conn = psycopg.connect(dsn, autocommit=True)
-    if setup is not None:
-        conn.execute(setup)
-    pid = conn.info.backend_pid
-
-    def run() -> None:
-        with contextlib.suppress(psycopg.Error):
-            conn.execute(query)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield pid
-    finally:
-        conn.cancel_safe()
-        thread.join(timeout=10)
-        conn.close()
 
 
 async def _backend(lab: Lab, monitor_db: str, pid: int, needle: str) -> Any:
