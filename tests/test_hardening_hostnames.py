@@ -43,7 +43,18 @@ def _namespace_tools() -> str | None:
     if os.geteuid() != 0:
         return "a private mount namespace needs root"
     missing = [tool for tool in ("unshare", "setpriv") if shutil.which(tool) is None]
-    return f"{', '.join(missing)} not found (util-linux)" if missing else None
+    if missing:
+        return f"{', '.join(missing)} not found (util-linux)"
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "--", "true"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    if probe.returncode != 0:
+        return f"no private mount namespace here: {probe.stderr.strip()}"
+    return None
 
 
 @pytest.fixture(scope="module")
