@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from textual.app import App, ComposeResult
 
-from pgtop.ui.widgets.charts import MetricChart
+from pgtop.ui.widgets.charts import MetricChart, thinned
 
 
 class Clock:
@@ -58,3 +59,50 @@ async def test_redrawn_on_change_only_and_spaced() -> None:
         assert chart.set_series([-1.0, 0.0], [5.0, 6.0])
         await pilot.pause()
         assert chart.redraws == base + 3
+
+
+def test_a_short_series_is_drawn_whole() -> None:
+    xs, ys = [-3.0, -2.0, -1.0, 0.0], [1.0, 5.0, 2.0, 3.0]
+    assert thinned(xs, ys, 10) == (xs, ys)
+
+
+def test_a_long_series_keeps_each_columns_extremes_and_both_ends() -> None:
+    count, columns = 3600, 90
+    xs = [float(i - count + 1) for i in range(count)]  # an hour at 1 s, newest at 0
+    ys = [float(i % 7) for i in range(count)]
+    ys[1234], ys[2345] = 1000.0, -1000.0  # a spike and a dip between drawings
+    thin_x, thin_y = thinned(xs, ys, columns)
+    assert len(thin_x) <= 2 * columns + 2
+    assert (thin_x[0], thin_y[0]) == (xs[0], ys[0])
+    assert (thin_x[-1], thin_y[-1]) == (0.0, ys[-1])  # "now" stays at the right edge
+    assert thin_x == sorted(thin_x)
+    assert 1000.0 in thin_y
+    assert -1000.0 in thin_y
+    per_column = count / columns
+    for column in range(columns):  # every column spans the same values as before
+        inside = [y for x, y in zip(xs, ys, strict=True) if int((x - xs[0]) / per_column) == column]
+        kept = [
+            y
+            for x, y in zip(thin_x, thin_y, strict=True)
+            if int((x - xs[0]) / per_column) == column
+        ]
+        assert (min(kept), max(kept)) == (min(inside), max(inside)), column
+
+
+async def test_the_plot_hands_plotext_a_thinned_series() -> None:
+    chart = MetricChart("TPS", min_redraw_s=0.0)
+    async with ChartApp(chart).run_test(size=(40, 10)) as pilot:
+        await pilot.pause()
+        given: list[int] = []
+        plot = chart.plt.plot
+
+        def counting(xs: list[float], *args: Any, **kwargs: Any) -> Any:
+            given.append(len(xs))
+            return plot(xs, *args, **kwargs)
+
+        chart.plt.plot = counting  # type: ignore[method-assign]
+        count = 3600
+        assert chart.set_series([float(i - count + 1) for i in range(count)], [1.0] * count)
+        await pilot.pause()
+        assert given
+        assert 2 <= given[-1] <= 2 * 2 * chart.plot.size.width + 2

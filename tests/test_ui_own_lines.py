@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -94,3 +95,21 @@ async def test_no_color_filter_applies(tmp_path: Path, monkeypatch: object) -> N
         await push(pilot, feed, s.primary(1))
         assert app.get_line_filters()
         _compare_all(app, ["NO_COLOR"])
+
+
+async def test_ansi_colours_become_truecolor_as_textual_makes_them(tmp_path: Path) -> None:
+    """The truecolor filter is skipped for lines whose styles it would keep (the themes'):
+    a line with ANSI colours and dim text must still be converted."""
+    feed = PushFeed()
+    app = app_for(feed, tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await push(pilot, feed, s.primary(1))
+        status = app.active_pane.status
+        status.show(Text.assemble(("red on blue", "red on blue"), " ", ("dim", "dim green")))
+        await pilot.pause()
+        assert adds_nothing(status)
+        drawn = status.render_lines(status.size.region)
+        styles = [segment.style for strip in drawn for segment in strip if segment.style]
+        assert any(style.color and style.color.triplet for style in styles)
+        assert not any(style.color and style.color.triplet is None for style in styles)
+        _compare_all(app, ["ANSI colours"])

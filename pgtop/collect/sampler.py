@@ -161,7 +161,7 @@ class Sampler:
         self._paused = False
         self._resumed = asyncio.Event()
         self._resumed.set()
-        self._wakers: list[asyncio.Event] = []
+        self._wakers: list[Waker] = []
         self._hang_limit_s = hang_limit_s
         self._clock = clock
         maxlen = max(60, int(history_minutes * 60 / MIN_INTERVAL_S))
@@ -180,7 +180,7 @@ class Sampler:
     def set_interval(self, seconds: float) -> None:
         self._interval = clamp_interval(seconds)
         for waker in self._wakers:
-            waker.set()
+            waker.wake()
 
     def set_paused(self, paused: bool) -> None:
         self._paused = paused
@@ -220,10 +220,10 @@ class Sampler:
         await self._resumed.wait()
         return True
 
-    def waker(self) -> asyncio.Event:
-        event = asyncio.Event()
-        self._wakers.append(event)
-        return event
+    def waker(self) -> Waker:
+        waker = Waker()
+        self._wakers.append(waker)
+        return waker
 
     def now(self) -> float:
         return self._clock()
@@ -241,6 +241,33 @@ class Sampler:
     @property
     def hang_limit_s(self) -> float:
         return max(self._hang_limit_s, 2 * self._interval)
+
+
+class Waker:
+    """A sleep that :meth:`wake` cuts short. (``asyncio.wait_for`` on an Event costs a task
+    and a cancellation on every tick that is not woken: all but a few.)"""
+
+    def __init__(self) -> None:
+        self._sleeping: asyncio.Future[None] | None = None
+
+    def wake(self) -> None:
+        if self._sleeping is not None:
+            _wake_up(self._sleeping)
+
+    async def sleep(self, seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        sleeping = self._sleeping = loop.create_future()
+        timer = loop.call_later(seconds, _wake_up, sleeping)
+        try:
+            await sleeping
+        finally:
+            timer.cancel()
+            self._sleeping = None
+
+
+def _wake_up(sleeping: asyncio.Future[None]) -> None:
+    if not sleeping.done():
+        sleeping.set_result(None)
 
 
 class _SourceLoop:
@@ -279,9 +306,7 @@ class _SourceLoop:
         """Sleep until one interval after the last start; the interval is re-read when it
         changes, so `+`/`-` take effect on the tick already waiting."""
         while (remaining := last_start + self.sampler.interval - self.sampler.now()) > 0:
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), remaining)
+            await self.wake.sleep(remaining)
 
     async def _connect(self) -> bool:
         """Connect, republishing "connecting: no answer for N s" while a hung server holds the

@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.segment import Segment
+from rich.style import Style as RichStyle
 from textual.color import Color
+from textual.filter import ANSIToTruecolor
 from textual.geometry import NULL_SPACING, Region
 from textual.strip import Strip
 from textual.style import Style
@@ -60,9 +62,12 @@ class OwnLines:
         self._plain: bool | None = None
         self._pads: tuple[list[Segment], list[Segment]] | None = None
         self._background: Color | None = None
+        self._truecolor_filter: ANSIToTruecolor | None = None
+        self._truecolor_already: set[RichStyle] = set()
 
     def forget(self) -> None:
         self._plain = self._pads = self._background = None
+        self._truecolor_filter = None
 
     def render_lines(
         self, widget: Widget, crop: Region, textual_lines: Callable[[Region], list[Strip]]
@@ -95,12 +100,43 @@ class OwnLines:
         if filters:
             if self._background is None:
                 self._background = widget.background_colors[1]
+            background = self._background
             for line_filter in filters:
-                strips = [strip.apply_filter(line_filter, self._background) for strip in strips]
+                if isinstance(line_filter, ANSIToTruecolor):
+                    strips = [
+                        strip
+                        if self._is_truecolor(strip, line_filter)
+                        else strip.apply_filter(line_filter, background)
+                        for strip in strips
+                    ]
+                else:
+                    strips = [strip.apply_filter(line_filter, background) for strip in strips]
         x1, x2 = crop.column_span
         if (x1, x2) != (0, width):
             strips = [strip.crop(x1, x2) for strip in strips]
         return strips
+
+    def _is_truecolor(self, strip: Strip, line_filter: ANSIToTruecolor) -> bool:
+        """True when ``line_filter`` would leave every style of ``strip`` as it is (the
+        themes' colours are all truecolor): the filter would copy the line into a new Strip
+        for nothing, and that copy was a tenth of pgtop's CPU under load."""
+        already = self._truecolor_already
+        if line_filter is not self._truecolor_filter or len(already) > _KNOWN_STYLES_CAP:
+            already.clear()  # a theme switch makes a new filter; the background may differ
+            self._truecolor_filter = line_filter
+        assert self._background is not None
+        background = self._background.rich_color
+        convert = line_filter.truecolor_style
+        for _, style, _ in strip:
+            if style is None or style in already:
+                continue
+            if convert(style, background) is not style:
+                return False
+            already.add(style)
+        return True
+
+
+_KNOWN_STYLES_CAP = 4096
 
 
 def _pads(widget: Widget) -> tuple[list[Segment], list[Segment]]:
