@@ -1,8 +1,9 @@
 """pgtop against pg_activity, measured the same way in the same run (figures, not pass/fail).
 
 Starts a lab, puts ~100 pgbench clients on the primary, then runs each monitor in a real pty at a
-1 s refresh for the same window, one after the other, and prints per monitor:
-  - CPU seconds of the monitor process over the steady-state window (from /proc/PID/stat),
+1 s refresh for the same window, one after the other, in rounds (pgtop first in odd rounds,
+pg_activity first in even ones), and prints per run and totalled per monitor:
+  - CPU seconds per minute of the monitor process over the steady-state window (/proc/PID/stat),
   - bytes it wrote to the terminal per minute,
   - its ticks in the window (from pg_stat_statements: calls of its most-called statement) and
     the resulting refresh period,
@@ -10,7 +11,7 @@ Starts a lab, puts ~100 pgbench clients on the primary, then runs each monitor i
 and the pgtop / pg_activity ratios.
 
     python benchmarks/ui_vs_pg_activity.py [--seconds 60] [--clients 100] [--rates 0,300]
-                                           [--size 200x50]
+                                           [--size 200x50] [--rounds 2]
 
 Two loads by default: unthrottled pgbench (every client busy all the time: the table changes
 on every line each tick, what an incident looks like) and a rate-limited one (-R 300: most
@@ -142,30 +143,34 @@ def measure(name: str, argv: list[str], lab: Lab, seconds: float, size: tuple[in
 def run_scenario(
     lab: Lab, rate: int, args: argparse.Namespace, pg_activity: str, size: tuple[int, int]
 ) -> list[Run]:
-    """Both monitors under one load, one after the other."""
+    """Both monitors under one load, one at a time, in rounds: pgtop first in odd rounds,
+    pg_activity first in even ones (a load that drifts over the run, as pgbench's does in its
+    first minutes, then weighs on both alike)."""
     dsn = lab.monitor_dsn()
+    commands = {
+        "pgtop": [sys.executable, "-m", "pgtop", dsn, "--refresh", "1"],
+        "pg_activity": [pg_activity, "--refresh", "1", dsn],
+    }
     load = pgbench(
         lab.install.tool("pgbench"),
         host="127.0.0.1",
         port=lab.primary.port,
         passfile=lab.primary.passfile,
         clients=args.clients,
-        duration_s=2 * (args.seconds + WARM_UP_S) + 60,
+        duration_s=2 * args.rounds * (args.seconds + WARM_UP_S + 5) + 60,
         application_name="pgbench-bench",
         rate=rate or None,
     )
+    runs: list[Run] = []
     try:
         time.sleep(3)
-        return [
-            measure(
-                "pgtop",
-                [sys.executable, "-m", "pgtop", dsn, "--refresh", "1"],
-                lab,
-                args.seconds,
-                size,
-            ),
-            measure("pg_activity", [pg_activity, "--refresh", "1", dsn], lab, args.seconds, size),
-        ]
+        for round_number in range(1, args.rounds + 1):
+            order = ["pgtop", "pg_activity"]
+            if round_number % 2 == 0:
+                order.reverse()
+            for name in order:
+                runs.append(measure(name, commands[name], lab, args.seconds, size))
+        return runs
     finally:
         load.terminate()
         load.wait()
@@ -173,22 +178,48 @@ def run_scenario(
             load.stderr.close()
 
 
+def _total(name: str, runs: list[Run]) -> Run:
+    mine = [run for run in runs if run.name == name]
+    return Run(
+        name=name,
+        cpu_s=sum(run.cpu_s for run in mine),
+        bytes_written=sum(run.bytes_written for run in mine),
+        seconds=sum(run.seconds for run in mine),
+        ticks=sum(run.ticks for run in mine),
+        statements_calls=sum(run.statements_calls for run in mine),
+        exec_ms=sum(run.exec_ms for run in mine),
+    )
+
+
 def report(title: str, runs: list[Run]) -> None:
     print(title)
-    print(f"{'':12} {'CPU s':>8} {'KB/min':>9} {'ticks':>6} {'period s':>9} {'server ms/s':>12}")
-    for run in runs:
-        print(
-            f"{run.name:12} {run.cpu_s:8.2f} {run.bytes_per_min / 1024:9.1f} {run.ticks:6d} "
-            f"{run.period_s:9.3f} {run.exec_ms_per_s:12.2f}"
-        )
-    ours, theirs = runs
+    print(
+        f"{'':12} {'CPU s/min':>10} {'KB/min':>9} {'ticks':>6} {'period s':>9} {'server ms/s':>12}"
+    )
+    rounds = len(runs) // 2
+    for index, run in enumerate(runs):
+        label = f"{run.name} #{index // 2 + 1}" if rounds > 1 else run.name
+        _row(label, run)
+    ours, theirs = _total("pgtop", runs), _total("pg_activity", runs)
+    if rounds > 1:
+        _row("pgtop", ours)
+        _row("pg_activity", theirs)
+    per_min_ours = ours.cpu_s * 60 / ours.seconds
+    per_min_theirs = theirs.cpu_s * 60 / theirs.seconds
     print(
         "ratio pgtop/pg_activity: "
-        f"CPU {ours.cpu_s / max(theirs.cpu_s, 1e-9):.2f}x, "
-        f"terminal bytes {ours.bytes_written / max(theirs.bytes_written, 1):.2f}x, "
-        f"server cost {ours.exec_ms / max(theirs.exec_ms, 1e-9):.2f}x"
+        f"CPU {per_min_ours / max(per_min_theirs, 1e-9):.2f}x, "
+        f"terminal bytes {ours.bytes_per_min / max(theirs.bytes_per_min, 1e-9):.2f}x, "
+        f"server cost {ours.exec_ms_per_s / max(theirs.exec_ms_per_s, 1e-9):.2f}x"
     )
     print()
+
+
+def _row(label: str, run: Run) -> None:
+    print(
+        f"{label:14} {run.cpu_s * 60 / run.seconds:8.2f} {run.bytes_per_min / 1024:9.1f} "
+        f"{run.ticks:6d} {run.period_s:9.3f} {run.exec_ms_per_s:12.2f}"
+    )
 
 
 def main() -> int:
@@ -201,6 +232,12 @@ def main() -> int:
         help="pgbench -R per scenario, comma-separated; 0 = unthrottled (every client busy)",
     )
     parser.add_argument("--size", default="200x50", help="terminal COLSxROWS")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="runs of each monitor per load, alternating which goes first (default 2)",
+    )
     args = parser.parse_args()
     cols, rows = (int(v) for v in args.size.split("x"))
     rates = [int(v) for v in args.rates.split(",")]
@@ -216,8 +253,9 @@ def main() -> int:
             runs = run_scenario(lab, rate, args, pg_activity, (rows, cols))
             load = "unthrottled" if not rate else f"-R {rate}"
             report(
-                f"{args.clients} pgbench clients ({load}), {args.seconds:.0f} s window after "
-                f"{WARM_UP_S:.0f} s warm-up, terminal {cols}x{rows}, PostgreSQL {major}",
+                f"{args.clients} pgbench clients ({load}), {args.rounds} x {args.seconds:.0f} s "
+                f"windows after {WARM_UP_S:.0f} s warm-up each, terminal {cols}x{rows}, "
+                f"PostgreSQL {major}",
                 runs,
             )
     return 0

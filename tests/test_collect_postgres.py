@@ -15,6 +15,8 @@ import pytest
 from psycopg import pq
 
 from pgtop.collect.postgres import PostgresSource
+from pgtop.collect.probes import compose, resolve
+from pgtop.collect.rows import ACTIVITY_COLUMNS
 from pgtop.collect.source import ConnectionLostError
 from pgtop.config import ConnectionSettings
 from pgtop.lab import MONITOR_ROLE, REPLICATION_SLOT, Lab
@@ -31,6 +33,16 @@ from tests.collect_fixtures import (
 )
 
 # --------------------------------------------------------------------------- basics
+
+
+def test_activity_rows_unpack_by_the_columns_the_query_returns(lab: Lab) -> None:
+    """Activity rows come as tuples: their order is activity.sql's, as rows.py names them."""
+    with psycopg.connect(lab.monitor_dsn()) as conn:
+        probe = resolve("activity", conn.info.server_version, None)
+        assert probe is not None
+        cur = conn.execute(compose(probe))
+        assert cur.description is not None
+        assert tuple(column.name for column in cur.description) == ACTIVITY_COLUMNS
 
 
 async def test_connect_probes_capabilities_and_excludes_itself(lab: Lab) -> None:

@@ -29,6 +29,7 @@ from pgtop.model import (
 Row = Mapping[str, Any]
 
 __all__ = [
+    "ACTIVITY_COLUMNS",
     "Row",
     "archiver",
     "backend",
@@ -73,30 +74,78 @@ def _shared(value: str | None) -> str | None:
     return sys.intern(value) if value is not None else None
 
 
-def backend(row: Row) -> Backend:
-    blocked = row["blocked_by"]
+ACTIVITY_COLUMNS = (
+    "pid",
+    "database",
+    "user_name",
+    "application",
+    "client",
+    "backend_type",
+    "state",
+    "wait_event_type",
+    "wait_event",
+    "backend_start",
+    "xact_start",
+    "query_start",
+    "state_change",
+    "query_s",
+    "xact_s",
+    "state_s",
+    "xid_age",
+    "xmin_age",
+    "leader_pid",
+    "query",
+    "blocked_by",
+)
+"""activity.sql's columns, in order: its rows come as tuples (a hundred or more each tick)."""
+
+
+def backend(row: Sequence[Any]) -> Backend:
+    (
+        pid,
+        database,
+        user_name,
+        application,
+        client,
+        backend_type,
+        state,
+        wait_event_type,
+        wait_event,
+        backend_start,
+        xact_start,
+        query_start,
+        state_change,
+        query_s,
+        xact_s,
+        state_s,
+        xid_age,
+        xmin_age,
+        leader_pid,
+        query,
+        blocked_by,
+    ) = row
     return Backend(
-        pid=row["pid"],
-        database=_shared(row["database"]),
-        user=_shared(row["user_name"]),
-        application=sys.intern(row["application"]),
-        client=_shared(row["client"]),
-        backend_type=sys.intern(row["backend_type"]),
-        state=_shared(row["state"]),
-        wait_event_type=_shared(row["wait_event_type"]),
-        wait_event=_shared(row["wait_event"]),
-        backend_start=utc(row["backend_start"]),
-        xact_start=utc(row["xact_start"]),
-        query_start=utc(row["query_start"]),
-        state_change=utc(row["state_change"]),
-        query_s=_age(row["query_s"]),
-        xact_s=_age(row["xact_s"]),
-        state_s=_age(row["state_s"]),
-        xid_age=_int(row["xid_age"]),
-        xmin_age=_int(row["xmin_age"]),
-        leader_pid=row["leader_pid"],
-        query=sys.intern(row["query"]),
-        blocked_by=tuple(int(p) for p in blocked) if blocked else (),
+        pid=pid,
+        database=_shared(database),
+        user=_shared(user_name),
+        application=sys.intern(application),
+        client=_shared(client),
+        backend_type=sys.intern(backend_type),
+        state=_shared(state),
+        wait_event_type=_shared(wait_event_type),
+        wait_event=_shared(wait_event),
+        backend_start=utc(backend_start),
+        xact_start=utc(xact_start),
+        query_start=utc(query_start),
+        state_change=utc(state_change),
+        query_s=_age(query_s),
+        xact_s=_age(xact_s),
+        state_s=_age(state_s),
+        xid_age=_int(xid_age),
+        xmin_age=_int(xmin_age),
+        leader_pid=leader_pid,
+        query=sys.intern(query),
+        blocked_by=tuple(int(p) for p in blocked_by) if blocked_by else (),
     )
 
 

@@ -92,6 +92,8 @@ class Line(Widget):
         self._strips: list[Strip] | None = None
         self._drawn_for: tuple[int, Style] | None = None
         self._base: Style | None = None
+        self._layout: tuple[bool, Align] | None = None
+        """(nowrap, alignment) from the stylesheet: looked up once per style change."""
 
     @property
     def text(self) -> Text:
@@ -139,7 +141,16 @@ class Line(Widget):
         return len(self._lines(text, max(1, self.size.width)))
 
     def _nowrap(self) -> bool:
-        return self.styles.text_wrap == "nowrap"
+        return self._text_layout()[0]
+
+    def _text_layout(self) -> tuple[bool, Align]:
+        if self._layout is None:
+            styles = self.styles
+            align: Align = "left"
+            if styles.text_align in ("center", "right"):
+                align = "center" if styles.text_align == "center" else "right"
+            self._layout = (styles.text_wrap == "nowrap", align)
+        return self._layout
 
     def _lines(self, text: Text, width: int) -> list[Text]:
         paragraphs = list(text.split("\n", allow_blank=True)) if "\n" in text.plain else [text]
@@ -156,12 +167,11 @@ class Line(Widget):
         self._own_lines.forget()
         self._strips = None
         self._base = None
+        self._layout = None
         self._painter.forget()
 
     def _draw(self, width: int, base: Style) -> list[Strip]:
-        align: Align = "left"
-        if self.styles.text_align in ("center", "right"):
-            align = "center" if self.styles.text_align == "center" else "right"
+        align = self._text_layout()[1]
         return [
             Strip(merged(self._painter.runs(line, width, base, align)), width)
             for line in self._lines(self._text, width)
