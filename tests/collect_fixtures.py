@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import secrets
 import threading
 import time
@@ -180,3 +181,13 @@ def running(dsn: str, query: bytes | str, *, setup: bytes | None = None) -> Iter
         conn.cancel_safe()
         thread.join(timeout=10)
         conn.close()
+
+
+# Every code point that must never reach a terminal raw (newlines excepted).
+RAW_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def assert_safe(text: str) -> None:
+    """``text`` carries no raw control/C1/bidi code point (newlines excepted)."""
+    raw = [f"U+{ord(c):04X}" for c in RAW_CONTROLS.findall(text)]
+    assert raw == [], f"raw control characters in {text!r}"

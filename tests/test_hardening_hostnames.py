@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,17 +25,15 @@ import pytest
 from pgtop.config import Config
 from pgtop.feed import RecordedFeed
 from pgtop.lab import Lab, PgInstall
-from pgtop.lab.state import postmaster_pid
 from pgtop.model import Sample
 from pgtop.text import one_line, visible
 from pgtop.ui.app import make_app
 from pgtop.ui.format import cell
-from tests.collect_fixtures import connected, poll_until, running
+from tests.collect_fixtures import assert_safe, connected, poll_until, running
 
 HOSTNAME = "ev\x1b[2Jil\x9b31m\u202e[bold]x\x07.host"  # no whitespace: one /etc/hosts field
 HOSTNAME_SHOWN = "ev\\x1b[2Jil\\x9b31m\\u202e[bold]x\\x07.host"
 VICTIM = "hostname-victim"
-RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _namespace_tools() -> str | None:
@@ -65,8 +62,7 @@ def hostile_dns_lab(pg_install: PgInstall) -> Iterator[Lab]:
     if (why := _namespace_tools()) is not None:
         pytest.skip(why)
     with Lab(pg_install, replica=False, pgbouncer=False, settings={"log_hostname": "on"}) as lab:
-        assert lab.state is not None
-        data = next(Path(d) for d in lab.state.servers if Path(d).parent.name == "primary")
+        data = lab.data_dir()
         hosts = lab.directory / "hosts"
         hosts.write_text(f"127.0.0.1\t{HOSTNAME}\n", encoding="utf-8")
         hosts.chmod(0o644)
@@ -94,10 +90,7 @@ def hostile_dns_lab(pg_install: PgInstall) -> Iterator[Lab]:
             env=env,
             check=False,
         )
-        pid = postmaster_pid(data)
-        lab.state.primary_pid = pid
-        lab.state.servers[str(data)] = pid
-        lab.state.save()
+        lab.adopt_primary()
         assert started.returncode == 0, started.stderr
         yield lab
 
@@ -119,10 +112,6 @@ def hostile_sample(hostile_dns_lab: Lab) -> Iterator[tuple[Sample, int]]:
         yield asyncio.run(poll()), pid
 
 
-def _safe(text: str) -> None:
-    assert RAW.findall(text) == [], f"raw control characters in {text!r}"
-
-
 def test_the_model_keeps_the_reverse_lookup_verbatim(hostile_sample: tuple[Sample, int]) -> None:
     sample, pid = hostile_sample
     victim = next(b for b in sample.activity if b.pid == pid)
@@ -134,7 +123,7 @@ def test_cells_neutralise_the_hostname(hostile_sample: tuple[Sample, int]) -> No
     client = next(b for b in sample.activity if b.pid == pid).client
     assert client is not None
     for shown in (cell(client).plain, one_line(client), visible(client)):
-        _safe(shown)
+        assert_safe(shown)
     assert one_line(client) == HOSTNAME_SHOWN
     assert cell(client).spans == []  # "[bold]" is text, not a style
 
@@ -151,8 +140,8 @@ async def test_the_activity_pane_shows_the_hostname_literally(
         screen = app.export_screenshot()
     assert HOSTNAME_SHOWN in row
     for text in row:
-        _safe(text)
-    _safe(screen.replace("\n", " "))
+        assert_safe(text)
+    assert_safe(screen.replace("\n", " "))
     assert "\\x1b[2Jil" in screen  # on screen, as visible escapes
 
 

@@ -79,11 +79,6 @@ def figures() -> Iterator[list[str]]:
         print("\n" + "\n".join(f"  {line}" for line in lines))  # noqa: T201
 
 
-def _data_dir(lab: Lab, which: str) -> str:
-    assert lab.state is not None
-    return next(d for d in lab.state.servers if Path(d).parent.name == which)
-
-
 @contextlib.contextmanager
 def sigstopped(postmaster: int, *, tree: bool = True) -> Iterator[list[int]]:
     """SIGSTOP a process (and its children: a whole PostgreSQL server); SIGCONT always."""

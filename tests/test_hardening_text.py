@@ -36,10 +36,14 @@ from pgtop.model import BouncerSample, LockNode, Role, Sample, ServerInfo
 from pgtop.text import md_cell, one_line, visible
 from pgtop.ui.app import make_app
 from pgtop.ui.format import cell
-from tests.collect_fixtures import connected, poll_until, running, scratch_database, su
-
-# Every code point that must never reach a terminal raw.
-RAW = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+from tests.collect_fixtures import (
+    assert_safe,
+    connected,
+    poll_until,
+    running,
+    scratch_database,
+    su,
+)
 
 ROLE = "evil\x1b[31m\u202er"
 DATABASE = "db\u202eevil\x07"
@@ -49,15 +53,6 @@ APP_NAME = "app\x9b2J\u202e[red]x"
 QUERY_TAG = "/* \x1b[2J \u2066iso\u2069 \x9b31m [bold]markup[/bold] \x7f */"
 SLEEP_QUERY = f"SELECT pg_sleep(300) {QUERY_TAG}"
 STATEMENT_QUERY = f"SELECT 1 AS one {QUERY_TAG}"
-
-
-def _raw(text: str) -> list[str]:
-    return [f"U+{ord(c):04X}" for c in RAW.findall(text)]
-
-
-def _safe(text: str) -> None:
-    """``text`` carries no raw control/C1/bidi code point (newlines excepted)."""
-    assert _raw(text) == [], f"raw control characters in {text!r}"
 
 
 # --------------------------------------------------------------------------- pure: md_cell
@@ -81,13 +76,13 @@ def test_md_cell_escapes(raw: str, expected: str) -> None:
     out = md_cell(raw)
     assert out == expected
     assert "\n" not in out
-    _safe(out)
+    assert_safe(out)
 
 
 def test_md_cell_everything_is_one_safe_cell() -> None:
     everything = "".join(chr(c) for c in range(0x00, 0x2100)) + "|`|\n|"
     out = md_cell(everything, 100_000)
-    _safe(out)
+    assert_safe(out)
     assert "\n" not in out
     assert not re.search(r"(?<!\\)\|", out)  # every pipe escaped: the cell cannot split
     assert not re.search(r"(?<!\\)`", out)
@@ -112,7 +107,7 @@ def test_pgbouncer_rows_keep_hostile_names_verbatim_and_cells_neutralise_them() 
     assert pool.pool_size == 5  # bytes name from SHOW DATABASES matched the str one
     for value in (pool.database, pool.user):
         shown = cell(value)
-        _safe(shown.plain)
+        assert_safe(shown.plain)
         assert shown.spans == []  # markup never parsed into styles
     assert cell(pool.database).plain == "db\\x1b]0;pwned\\x07\\u202e"
     assert cell(pool.user).plain == "[bold]u\\x9b2J\\u2067"
@@ -310,7 +305,7 @@ async def test_cells_show_visible_escapes_for_every_server_string(
     for value in strings:
         assert value is not None
         for shown in (cell(value).plain, one_line(value), visible(value)):
-            _safe(shown)
+            assert_safe(shown)
         assert cell(value).spans == []
     assert cell(ROLE).plain == "evil\\x1b[31m\\u202er"
     assert one_line(DATABASE) == "db\\u202eevil\\x07"
@@ -365,7 +360,7 @@ async def test_app_renders_hostile_text_literally(
             screens.append(app.export_screenshot())
         for texts in cells.values():
             for text in texts:
-                _safe(text)
+                assert_safe(text)
         activity = " ".join(cells["activity"])
         assert "\\x1b[2J" in activity
         assert "\\u2066iso\\u2069" in activity
@@ -378,7 +373,7 @@ async def test_app_renders_hostile_text_literally(
         assert "db\\x1b]0;pwned\\x07\\u202e" in pools
         assert "[bold]u\\x9b2J\\u2067" in pools
         for svg in screens:
-            _safe(svg.replace("\n", " "))
+            assert_safe(svg.replace("\n", " "))
         joined = "".join(screens)
         assert "\\x1b" in joined
         assert "[bold]" in joined  # markup shown as text, never applied
@@ -431,13 +426,13 @@ async def test_sql_ascii_invalid_utf8_in_query_and_application_name(lab: Lab) ->
                 assert "\ufffd" in backend.query  # invalid bytes replaced, never an error
                 assert "\x1b[2J" in backend.query  # verbatim otherwise
                 shown = one_line(backend.query)
-                _safe(shown)
+                assert_safe(shown)
                 assert "\\x1b[2J" in shown
                 assert "\\x9b" in shown  # the valid UTF-8 C1 CSI
                 # the server cleans application_name to printable ASCII ('?' up to 15,
                 # \\xNN escapes from 16) before anyone can read it: kept as it came
                 assert backend.application.startswith("bad")
-                _safe(backend.application)
+                assert_safe(backend.application)
                 assert one_line(backend.application) == backend.application
 
 
@@ -477,10 +472,10 @@ async def test_latin1_database_and_latin1_client(lab: Lab) -> None:
                 more = [await source.poll() for _ in range(2)]
                 assert all(s.error is None for s in more)
                 backend = next(b for b in sample.activity if b.pid == pid)
-                _safe(one_line(backend.query))
+                assert_safe(one_line(backend.query))
                 for s in (sample, *more):
                     for stmt in s.statements:
-                        _safe(one_line(stmt.query))
+                        assert_safe(one_line(stmt.query))
     finally:
         with su(lab, "postgres") as admin:
             admin.execute(

@@ -127,6 +127,21 @@ class Lab:
     def pids(self) -> list[int]:
         return self.state.pids() if self.state else []
 
+    def data_dir(self, server: str = "primary") -> Path:
+        """The data directory of ``server`` ("primary" or "replica")."""
+        assert self.state is not None
+        return next(Path(d) for d in self.state.servers if Path(d).parent.name == server)
+
+    def adopt_primary(self) -> None:
+        """Record the postmaster now running on the primary's data directory (after a restart,
+        by the lab or from outside it), so that teardown finds it."""
+        assert self.state is not None
+        data_dir = self.data_dir()
+        pid = postmaster_pid(data_dir)
+        self.state.primary_pid = pid
+        self.state.servers[str(data_dir)] = pid
+        self.state.save()
+
     def __enter__(self) -> Lab:
         self._install_sigterm_handler()
         try:
@@ -239,27 +254,23 @@ class Lab:
     def restart_primary(self, mode: str = "fast") -> None:
         """`pg_ctl restart` of the primary as the lab's OS user; the new postmaster pid is
         recorded (even if the restart fails half-way) so teardown still finds it."""
-        assert self.state is not None
-        data_dir = next(d for d in self.state.servers if Path(d).parent.name == "primary")
+        data_dir = self.data_dir()
         try:
             self._run(
                 [
                     self.install.tool("pg_ctl"),
                     "restart",
                     "-D",
-                    data_dir,
+                    str(data_dir),
                     "-m",
                     mode,
                     "-w",
                     "-l",
-                    str(Path(data_dir).parent / "postgres.log"),
+                    str(data_dir.parent / "postgres.log"),
                 ]
             )
         finally:
-            pid = postmaster_pid(Path(data_dir))
-            self.state.primary_pid = pid
-            self.state.servers[data_dir] = pid
-            self.state.save()
+            self.adopt_primary()
 
     def stop_workload(self) -> None:
         if self.state and self.state.workload_pid:

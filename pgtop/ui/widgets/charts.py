@@ -16,8 +16,8 @@ CPU under load). New data arriving sooner is kept and drawn when the spacing all
 timer). The first data is drawn at once. Callers ask :meth:`MetricChart.wants_data` first and
 skip building the series (an hour of samples) while it says no; :meth:`MetricChart.show_latest`
 keeps the title live in between. plotext draws a line through every point it is given (an hour
-at 1 s is 3,600 points, ~20 ms a drawing): the plot hands it the series thinned to what its dot
-columns can show (:func:`thinned`, ~3 ms; ``benchmarks/chart_redraw.py``).
+at 1 s is 3,600 points, ~19 ms a drawing): the plot hands it the series thinned to what its dot
+columns can show (:func:`thinned`, ~2.8 ms; ``benchmarks/chart_redraw.py``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def thinned(
 
     A line through all the points covers each column from its lowest to its highest value;
     so does a line through these. plotext's cost grows with the points (an hour at 1 s:
-    3,600 points, ~27 ms a chart; thinned to a 45-column chart, ~3 ms)."""
+    3,600 points, ~19 ms a chart; thinned to a 45-column chart, ~2.8 ms)."""
     if len(xs) <= 2 * columns + 2:
         return list(xs), list(ys)
     first, last = xs[0], xs[-1]
