@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.cells import cell_len
 from rich.color import ColorSystem
 from rich.console import Console
 from rich.segment import Segment
 from rich.style import Style
 from textual._compositor import ChopsUpdate
 from textual.strip import Strip
+
+from pgtop.ui.widgets.paint import cells
 
 __all__ = ["CroppedChopsUpdate", "cropped"]
 
@@ -83,7 +84,7 @@ class _Writer:
         for text, style, control in strip:
             if control or not text:
                 continue
-            size = len(text) if text.isascii() else cell_len(text)
+            size = cells(text)
             end = x + size
             if x >= stop:
                 break

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 
-from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -27,7 +26,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from pgtop.ui.widgets.own_lines import OwnLines
-from pgtop.ui.widgets.paint import Align, Painter, changed_range, merged
+from pgtop.ui.widgets.paint import Align, Painter, cells, changed_range, merged
 
 __all__ = ["Line", "same_text", "wrap_at_spaces"]
 
@@ -45,19 +44,19 @@ def wrap_at_spaces(text: Text, width: int) -> list[Text]:
     wider than the whole line is broken, at its no-break spaces; a part still too wide is left
     whole (the painter cuts it with an ellipsis)."""
     plain = text.plain
-    if cell_len(plain) <= width:
+    if cells(plain) <= width:
         return [text]
     breaks: list[int] = []
     column = 0
     for match in _WORD.finditer(plain):
-        word = cell_len(match.group(1))
+        word = cells(match.group(1))
         if column and column + word > width:
             breaks.append(match.start())
             column = 0
         if word > width:
             column = 0
             for part in _PART.finditer(match.group(1)):
-                size = cell_len(part.group())
+                size = cells(part.group())
                 if column and column + size > width:
                     breaks.append(match.start() + part.start())
                     column = 0

@@ -8,6 +8,7 @@ one segment (the terminal gets one style sequence per run, not per cell).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -18,7 +19,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
-__all__ = ["CONSOLE", "Painter", "changed_range", "differing_span", "merged"]
+__all__ = ["CONSOLE", "Painter", "cells", "changed_range", "differing_span", "merged"]
 
 CONSOLE = Console(width=10_000, color_system=None, legacy_windows=False)
 """Only measures and divides text (Text.render / Text.wrap); never prints."""
@@ -27,6 +28,22 @@ Align = Literal["left", "center", "right"]
 
 
 _FITTED_KEPT = 20_000
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def cells(text: str) -> int:
+    """The cells ``text`` takes on screen, as Rich counts them, measuring only its non-ASCII
+    runs. Rich measures a string with any character outside its single-width set character
+    by character (~6 us for a table line's tail ending in "…", over a hundred such lines a
+    tick) and caches whole strings, which change every tick; the runs ("…", "▲", braille)
+    repeat and hit its cache. Joiners and emoji selectors make a width depend on the
+    neighbouring characters: such text is measured whole."""
+    if text.isascii():
+        return len(text)
+    if "\u200d" in text or "\ufe0f" in text:
+        return cell_len(text)
+    return len(text) + sum(cell_len(run) - len(run) for run in _NON_ASCII.findall(text))
 
 
 class Painter:
@@ -70,7 +87,7 @@ class Painter:
         says (default: the text's own justify, left unless it says right)."""
         plain = text.plain
         spans = text.spans
-        length = cell_len(plain)
+        length = cells(plain)
         if length > width:
             return self._cut(text, width, base)
         gap = width - length
@@ -98,7 +115,7 @@ class Painter:
             return []
         if not text.spans and not text.style:
             head = set_cell_size(text.plain, width - 1).rstrip(" ")
-            gap = width - 1 - cell_len(head)
+            gap = width - 1 - cells(head)
             return [(head + "…", base), (" " * gap, base)] if gap else [(head + "…", base)]
         cut = text.copy()
         cut.truncate(width, overflow="ellipsis", pad=True)
@@ -162,7 +179,7 @@ def _runs(strip: Strip) -> tuple[str, list[tuple[int, Style | None]]] | None:
         text = segment.text
         if not text or segment.control:
             continue
-        if not text.isascii() and cell_len(text) != len(text):
+        if cells(text) != len(text):
             return None
         texts.append(text)
         end += len(text)
