@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from rich.style import Style
 from textual.app import App, ComposeResult
 
-from pgtop.ui.widgets.charts import MetricChart, thinned
+from pgtop.ui.widgets.charts import MetricChart, plot_text, thinned
 
 
 class Clock:
@@ -106,3 +107,16 @@ async def test_the_plot_hands_plotext_a_thinned_series() -> None:
         await pilot.pause()
         assert given
         assert 2 <= given[-1] <= 2 * 2 * chart.plot.size.width + 2
+
+
+def test_plot_text_colours_the_dots_and_nothing_else() -> None:
+    """plotext's colourless drawing: the resets it writes are gone, the braille dots carry the
+    line's style, the y labels and blanks the widget's own."""
+    line = Style(color="#4c8dd6")
+    drawn = "1,240 ⢀⣠⠒\x1b[0m\n  620   ⠈⠑\x1b[0m\n    0\x1b[0m"
+    text = plot_text(drawn, line)
+    assert text.plain == "1,240 ⢀⣠⠒\n  620   ⠈⠑\n    0"
+    styled = {text.plain[span.start : span.end] for span in text.spans if span.style == line}
+    assert styled == {"⢀⣠⠒", "⠈⠑"}
+    assert all(span.style == line for span in text.spans)
+    assert "\x1b" not in text.plain
