@@ -32,6 +32,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pgtop.ui.format import Palette
+from pgtop.ui.widgets.direct_repaint import DirectRepaint
 from pgtop.ui.widgets.line import same_text
 from pgtop.ui.widgets.own_lines import OwnLines
 from pgtop.ui.widgets.paint import Painter, differing_span, merged
@@ -118,7 +119,7 @@ class _CursorKeys(ScrollView, can_focus=True):
     ]
 
 
-class KeyedTable(_CursorKeys):
+class KeyedTable(DirectRepaint, _CursorKeys):
     """Rows keyed by a string; see the module docstring."""
 
     DEFAULT_CSS = """
