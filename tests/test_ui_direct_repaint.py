@@ -3,6 +3,7 @@ callback waiting on the widget, still goes through Textual's idle path."""
 
 from __future__ import annotations
 
+import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.message import Message
@@ -31,12 +32,17 @@ class LineApp(App[None]):
         yield self.line
 
 
-async def test_a_repaint_marks_the_widget_dirty_without_a_message() -> None:
+@pytest.mark.parametrize("layout", [False, True], ids=["repaint", "layout"])
+async def test_a_repaint_marks_the_widget_dirty_without_a_message(layout: bool) -> None:
     app = LineApp()
     async with app.run_test(size=(30, 3)) as pilot:
         await pilot.pause()
         line = app.line
         line.posted.clear()
+        if layout:
+            line.refresh(layout=True)  # more than a repaint: Textual's path
+            assert "Prompt" in line.posted
+            return
         line.show(Text("after"))
         assert line.posted == []  # no Prompt to the line (and so no Update to the screen)
         assert line in app.screen._dirty_widgets
@@ -55,14 +61,3 @@ async def test_a_waiting_callback_still_wakes_the_widget() -> None:
         line.call_next(lambda: ran.append(True))
         await pilot.pause()
         assert ran == [True]
-
-
-async def test_a_layout_takes_textuals_path() -> None:
-    app = LineApp()
-    async with app.run_test(size=(30, 3)) as pilot:
-        await pilot.pause()
-        line = app.line
-        line.posted.clear()
-        line.refresh(layout=True)
-        assert "Prompt" in line.posted
-        await pilot.pause()
