@@ -1,0 +1,193 @@
+"""The UI's CPU on recorded samples, two source trees side by side (figures, not pass/fail).
+
+A live benchmark's load drifts (pgbench's throughput, checkpoints): the same pgtop measured twice
+in a row differs by ±5 %, more than most single changes to the UI save. This takes the load
+out: ``record`` samples a lab under 100 unthrottled pgbench clients once (real Samples, pickled);
+``compare`` then runs two pgtop source trees at once, each in its own 200x50 pty, replaying the
+same samples one a second, and prints the CPU milliseconds per second of each process
+(/proc/PID/task/*/schedstat, nanoseconds) and the paired difference per round. Both draw the
+same frames (the terminal bytes are printed too: they match when the output did not change).
+The poll is not included (no server): ``collector_cost.py`` and ``ui_vs_pg_activity.py`` see it.
+
+    python benchmarks/ui_replay.py record samples.pkl [--seconds 70]
+    python benchmarks/ui_replay.py compare samples.pkl TREE_A TREE_B [--seconds 60] [--rounds 4]
+
+A TREE is a directory holding a ``pgtop`` package (a checkout or ``git worktree`` of another
+commit). Run ``compare`` from outside the trees: each process imports pgtop from its own tree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import pickle
+import select
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ui_vs_pg_activity import spawn_in_pty  # noqa: E402 - the benchmark next to this one
+
+WARM_UP_S = 6.0
+
+REPLAY = """
+import asyncio, pickle, sys
+from pathlib import Path
+from pgtop.config import Config
+from pgtop.ui.app import make_app
+
+samples = pickle.loads(Path(sys.argv[1]).read_bytes())
+
+class ReplayFeed:
+    interval = 1.0
+    paused = False
+    async def run(self, publish):
+        for sample in samples:
+            publish(sample)
+            await asyncio.sleep(1.0)
+        await asyncio.Event().wait()
+    def set_interval(self, seconds): pass
+    def set_paused(self, paused): pass
+
+make_app(Config(), ReplayFeed(), targets="replay", state_path=Path(sys.argv[2])).run()
+"""
+
+
+def record(out: Path, seconds: float) -> None:
+    from pgtop.collect.postgres import PostgresSource
+    from pgtop.collect.sampler import Sampler
+    from pgtop.lab import Lab, find_installation
+    from pgtop.workload import pgbench
+
+    with Lab(find_installation(), replica=False, pgbouncer=False) as lab:
+        load = pgbench(
+            lab.install.tool("pgbench"),
+            host="127.0.0.1",
+            port=lab.primary.port,
+            passfile=lab.primary.passfile,
+            clients=100,
+            duration_s=seconds + 30,
+            application_name="pgbench-bench",
+        )
+        try:
+            time.sleep(5)
+            sampler = Sampler([PostgresSource(lab.monitor_dsn())], interval=1.0)
+            samples = asyncio.run(sampler.collect(seconds))
+        finally:
+            load.terminate()
+            load.wait()
+    out.write_bytes(pickle.dumps(samples))
+    print(f"{len(samples)} samples in {out}")
+
+
+def _cpu_ns(pid: int) -> int:
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError):  # a thread that just ended
+            total += int(stat.read_text().split()[0])
+    return total
+
+
+def _drain(fds: list[int], seconds: float) -> dict[int, int]:
+    written = dict.fromkeys(fds, 0)
+    deadline = time.monotonic() + seconds
+    while (remaining := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select(fds, [], [], min(remaining, 0.2))
+        for fd in ready:
+            with contextlib.suppress(OSError):
+                written[fd] += len(os.read(fd, 65536))
+    return written
+
+
+def _round(samples: Path, trees: list[str], seconds: float, state: Path) -> list[tuple[float, int]]:
+    """(CPU ms per second, bytes) per tree, both running at once."""
+    script = state / "replay.py"
+    script.write_text(REPLAY)
+    procs = []
+    for index, tree in enumerate(trees):
+        env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": tree}
+        env.pop("NO_COLOR", None)
+        argv = [sys.executable, str(script), str(samples), str(state / f"state{index}.toml")]
+        procs.append(spawn_in_pty(argv, env, 50, 200))
+    fds = [fd for _, fd in procs]
+    try:
+        _drain(fds, WARM_UP_S)
+        before = [_cpu_ns(pid) for pid, _ in procs]
+        written = _drain(fds, seconds)
+        after = [_cpu_ns(pid) for pid, _ in procs]
+    finally:
+        for _, fd in procs:
+            with contextlib.suppress(OSError):
+                os.write(fd, b"q")
+        _drain(fds, 1.5)
+        for pid, fd in procs:
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            os.close(fd)
+    return [
+        ((a - b) / 1e6 / seconds, written[fd])
+        for a, b, (_, fd) in zip(after, before, procs, strict=True)
+    ]
+
+
+def compare(samples: Path, trees: list[str], seconds: float, rounds: int) -> None:
+    import tempfile
+
+    ms: dict[str, list[float]] = {tree: [] for tree in trees}
+    with tempfile.TemporaryDirectory() as tmp:
+        for number in range(rounds):
+            order = trees if number % 2 == 0 else trees[::-1]  # who starts first alternates
+            result = dict(zip(order, _round(samples, order, seconds, Path(tmp)), strict=True))
+            for tree in trees:
+                ms[tree].append(result[tree][0])
+            (a_ms, a_bytes), (b_ms, b_bytes) = result[trees[0]], result[trees[1]]
+            print(
+                f"round {number + 1}: A {a_ms:.3f} ms/s, B {b_ms:.3f} ms/s, "
+                f"B/A {b_ms / a_ms - 1:+.1%}; terminal bytes A {a_bytes:,} B {b_bytes:,}",
+                flush=True,
+            )
+    paired = [b / a - 1 for a, b in zip(ms[trees[0]], ms[trees[1]], strict=True)]
+    print(f"A {trees[0]}: mean {statistics.mean(ms[trees[0]]):.3f} ms/s")
+    print(f"B {trees[1]}: mean {statistics.mean(ms[trees[1]]):.3f} ms/s")
+    median, mean = statistics.median(paired), statistics.mean(paired)
+    print(f"B vs A per round: median {median:+.1%}, mean {mean:+.1%}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    rec = commands.add_parser("record", help="sample a lab under pgbench into a file")
+    rec.add_argument("out", type=Path)
+    rec.add_argument("--seconds", type=float, default=70)
+    cmp = commands.add_parser("compare", help="replay the samples in two trees at once")
+    cmp.add_argument("samples", type=Path)
+    cmp.add_argument("trees", nargs=2)
+    cmp.add_argument("--seconds", type=float, default=60)
+    cmp.add_argument("--rounds", type=int, default=4)
+    args = parser.parse_args()
+    if args.command == "record":
+        record(args.out, args.seconds)
+    else:
+        if args.seconds + WARM_UP_S > 0.9 * _count(args.samples):
+            print("the window is longer than the recording: record more samples", file=sys.stderr)
+            return 2
+        compare(
+            args.samples, [str(Path(t).resolve()) for t in args.trees], args.seconds, args.rounds
+        )
+    return 0
+
+
+def _count(samples: Path) -> int:
+    return len(pickle.loads(samples.read_bytes()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
