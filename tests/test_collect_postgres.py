@@ -12,8 +12,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import pq
+from psycopg import pq, sql
 
+from pgtop.collect.batch import Query, Scripts, _script, run_batch
 from pgtop.collect.postgres import PostgresSource
 from pgtop.collect.probes import compose, resolve
 from pgtop.collect.rows import ACTIVITY_COLUMNS
@@ -43,6 +44,37 @@ def test_activity_rows_unpack_by_the_columns_the_query_returns(lab: Lab) -> None
         cur = conn.execute(compose(probe))
         assert cur.description is not None
         assert tuple(column.name for column in cur.description) == ACTIVITY_COLUMNS
+
+
+async def test_a_batch_script_is_bound_once_per_query_set(lab: Lab) -> None:
+    """The same Query objects give the very same script, bound once; another set, other
+    timeouts or parameters give a fresh one, equal to binding them anew. The source hands the
+    batch the same Query objects tick after tick."""
+    async with await psycopg.AsyncConnection.connect(lab.monitor_dsn(), autocommit=True) as conn:
+        probe = resolve("activity", conn.info.server_version, None)
+        assert probe is not None
+        activity, one = Query(compose(probe), tuples=True), Query(sql.SQL("SELECT 1 AS one"))
+        scripts = Scripts()
+        first = scripts.script(conn, [activity, one], 1000, 500)
+        assert first == _script(conn, [activity, one], 1000, 500)
+        assert scripts.script(conn, [activity, one], 1000, 500) is first
+        assert scripts.script(conn, [one], 1000, 500) == _script(conn, [one], 1000, 500)
+        assert scripts.script(conn, [activity, one], 2000, 500) == _script(
+            conn, [activity, one], 2000, 500
+        )
+        bound = [Query(sql.SQL("SELECT %(x)s AS x"), {"x": 1})]
+        assert scripts.script(conn, bound, 1000, 500) is not scripts.script(conn, bound, 1000, 500)
+        rows = await run_batch(
+            conn, [activity, one], statement_timeout_ms=1000, lock_timeout_ms=500, scripts=scripts
+        )
+        assert rows[1] == [{"one": 1}]
+    async with connected(lab.monitor_dsn()) as source:
+        before = dict(zip(*source._tick_queries(), strict=True))
+        await source.poll()
+        after = dict(zip(*source._tick_queries(), strict=True))
+        both = [key for key in before.keys() & after.keys() if before[key].params is None]
+        assert "activity" in both
+        assert all(before[key] is after[key] for key in both)
 
 
 async def test_connect_probes_capabilities_and_excludes_itself(lab: Lab) -> None:

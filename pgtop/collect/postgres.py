@@ -19,7 +19,7 @@ import psycopg
 from psycopg import errors
 
 from pgtop.collect import rows as conv
-from pgtop.collect.batch import Conn, Query, run_batch, shut_down
+from pgtop.collect.batch import Conn, Query, Scripts, run_batch, shut_down
 from pgtop.collect.capabilities import (
     PLAYBOOK_SETTINGS,
     Capabilities,
@@ -91,6 +91,8 @@ class PostgresSource:
         self._caps: Capabilities | None = None
         self._info: ServerInfo | None = None
         self._plan: dict[str, Probe] = {}
+        self._queries: dict[Probe, Query] = {}
+        self._scripts = Scripts()
         self._messages: list[str] = []
         self._off_messages: list[str] = []  # probes switched off on this connection
         self._texts_off = False
@@ -153,6 +155,7 @@ class PostgresSource:
                 queries,
                 statement_timeout_ms=self._settings.statement_timeout_ms,
                 lock_timeout_ms=self._settings.lock_timeout_ms,
+                scripts=self._scripts,
             )
         except errors.QueryCanceled as exc:
             if conn.broken:
@@ -250,6 +253,7 @@ class PostgresSource:
             self._names_at = None
         self._caps = caps
         self._plan = {}
+        self._queries = {}
         self._off_messages = []
         self._texts_off = False
         self._statements_off = None
@@ -314,13 +318,19 @@ class PostgresSource:
     # ------------------------------------------------------------------ ticks
 
     def _query(self, name: str, probe: Probe) -> Query:
+        """The probe's Query; the same object every tick unless it carries parameters (the
+        batch's script is then kept, see :class:`~pgtop.collect.batch.Scripts`)."""
         assert self._caps is not None
-        statement = compose(probe, self._caps.pss_schema)
-        if name in ("statements", "activity"):  # the rows read most: tuples, no dict each
-            return Query(statement, tuples=True)
         if name == "statement_texts":
+            statement = compose(probe, self._caps.pss_schema)
             return Query(statement, {"queryids": self._tracker.wanted_texts[:1000]}, tuples=True)
-        return Query(statement)
+        query = self._queries.get(probe)
+        if query is None:
+            statement = compose(probe, self._caps.pss_schema)
+            # the rows read most come as tuples, no dict each
+            query = Query(statement, tuples=name in ("statements", "activity"))
+            self._queries[probe] = query
+        return query
 
     def _tick_queries(self) -> tuple[list[str], list[Query]]:
         assert self._caps is not None
