@@ -207,6 +207,43 @@ def test_signal_midway_leaves_nothing(
     assert not process.directory.exists()
 
 
+@pytest.mark.parametrize(
+    ("sig", "raised", "code"),
+    [
+        (signal.SIGTERM, SystemExit, 128 + signal.SIGTERM),
+        (signal.SIGHUP, SystemExit, 128 + signal.SIGHUP),
+        (signal.SIGINT, KeyboardInterrupt, None),
+    ],
+    ids=["term", "hup", "int"],
+)
+def test_a_signal_while_a_child_starts_waits_for_its_pid_to_be_recorded(
+    pg_install: PgInstall, sig: signal.Signals, raised: type[BaseException], code: int | None
+) -> None:
+    """Handled inside Popen, a signal stopped the lab before the child's pid was recorded and
+    the child (a PgBouncer) outlived it: now it is handled once the block that starts and
+    records the child is done, as the lab's usual exit."""
+    lab = Lab(pg_install)
+    recorded: list[bool] = []
+
+    def start_child() -> None:
+        with lab._signals_deferred():
+            os.kill(os.getpid(), sig)
+            time.sleep(0.05)  # the handler runs meanwhile, and only takes note
+            recorded.append(True)
+
+    lab._install_sigterm_handler()
+    try:
+        with pytest.raises(raised) as exit_info:
+            start_child()
+        assert recorded == [True]
+        if code is not None:
+            assert isinstance(exit_info.value, SystemExit)
+            assert exit_info.value.code == code
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        lab._restore_sigterm_handler()
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root switches to an unprivileged OS user")
 def test_binaries_the_server_user_cannot_execute_are_copied_first(
     pg_install: PgInstall, tmp_path: Path

@@ -68,6 +68,8 @@ class Lab:
         self._workload_proc: subprocess.Popen[bytes] | None = None
         self._previous_sigterm: Any = None
         self._previous_sighup: Any = None
+        self._spawning = False
+        self._deferred_signal: int | None = None
 
     # -- public API -------------------------------------------------------------------------
 
@@ -239,7 +241,7 @@ class Lab:
         if not long_query:
             args.append("--no-long-query")
         log = open(self.directory / "workload.log", "ab")  # noqa: SIM115 - owned by the child
-        with log:
+        with log, self._signals_deferred():
             self._workload_proc = subprocess.Popen(
                 args,
                 stdin=subprocess.DEVNULL,
@@ -247,8 +249,8 @@ class Lab:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.state.workload_pid = self._workload_proc.pid
-        self.state.save()
+            self.state.workload_pid = self._workload_proc.pid
+            self.state.save()
         return self._workload_proc.pid
 
     def restart_primary(self, mode: str = "fast") -> None:
@@ -560,17 +562,18 @@ logfile = {home}/pgbouncer.log
             os.chmod(home / name, 0o600)
             self.run_as.chown(home / name)
         self.state.bouncer_port = port
-        self._bouncer_proc = subprocess.Popen(
-            [binary, str(home / "pgbouncer.ini")],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            cwd=home,
-            **self.run_as.popen_kwargs(),
-        )
-        self.state.bouncer_pid = self._bouncer_proc.pid
-        self.state.save()
+        with self._signals_deferred():
+            self._bouncer_proc = subprocess.Popen(
+                [binary, str(home / "pgbouncer.ini")],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=home,
+                **self.run_as.popen_kwargs(),
+            )
+            self.state.bouncer_pid = self._bouncer_proc.pid
+            self.state.save()
         self._wait_bouncer()
 
     def _wait_bouncer(self) -> None:
@@ -604,11 +607,43 @@ logfile = {home}/pgbouncer.log
             return
 
         def on_sigterm(signum: int, _frame: FrameType | None) -> None:
+            if self._spawning:
+                self._deferred_signal = signum
+                return
             raise SystemExit(128 + signum)
 
         # SIGHUP too: closing the terminal (or an SSH drop) must not orphan the servers
         self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
         self._previous_sighup = signal.signal(signal.SIGHUP, on_sigterm)
+
+    @contextlib.contextmanager
+    def _signals_deferred(self) -> Iterator[None]:
+        """Start a child and record its pid with SIGTERM, SIGHUP and SIGINT held until both are
+        done. Handled in between (inside Popen, after the fork), the signal stopped the lab
+        without the child's pid: a test signalling a lab while it started left a PgBouncer
+        running. Servers need none of this: teardown finds them by their postmaster.pid."""
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def defer(signum: int, _frame: FrameType | None) -> None:
+            self._deferred_signal = signum
+
+        previous_int = signal.signal(signal.SIGINT, defer)
+        self._spawning, self._deferred_signal = True, None
+        try:
+            yield
+        finally:
+            self._spawning = False
+            with contextlib.suppress(ValueError):
+                signal.signal(signal.SIGINT, previous_int)
+        signum, self._deferred_signal = self._deferred_signal, None
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if signum is not None:
+            raise SystemExit(128 + signum)
 
     def _restore_sigterm_handler(self) -> None:
         if self._previous_sigterm is not None:
