@@ -68,8 +68,6 @@ class Lab:
         self._workload_proc: subprocess.Popen[bytes] | None = None
         self._previous_sigterm: Any = None
         self._previous_sighup: Any = None
-        self._spawning = False
-        self._deferred_signal: int | None = None
 
     # -- public API -------------------------------------------------------------------------
 
@@ -607,9 +605,6 @@ logfile = {home}/pgbouncer.log
             return
 
         def on_sigterm(signum: int, _frame: FrameType | None) -> None:
-            if self._spawning:
-                self._deferred_signal = signum
-                return
             raise SystemExit(128 + signum)
 
         # SIGHUP too: closing the terminal (or an SSH drop) must not orphan the servers
@@ -619,31 +614,30 @@ logfile = {home}/pgbouncer.log
     @contextlib.contextmanager
     def _signals_deferred(self) -> Iterator[None]:
         """Start a child and record its pid with SIGTERM, SIGHUP and SIGINT held until both are
-        done. Handled in between (inside Popen, after the fork), the signal stopped the lab
-        without the child's pid: a test signalling a lab while it started left a PgBouncer
-        running. Servers need none of this: teardown finds them by their postmaster.pid."""
+        done, then raised again for the handlers in place. Handled in between (inside Popen,
+        after the fork), the signal stopped the lab without the child's pid: a test signalling
+        a lab while it started left a PgBouncer running. Servers need none of this: teardown
+        finds them by their postmaster.pid."""
         import threading
 
         if threading.current_thread() is not threading.main_thread():
             yield
             return
+        deferred: list[int] = []
 
         def defer(signum: int, _frame: FrameType | None) -> None:
-            self._deferred_signal = signum
+            deferred.append(signum)
 
-        previous_int = signal.signal(signal.SIGINT, defer)
-        self._spawning, self._deferred_signal = True, None
+        held = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+        previous = {sig: signal.signal(sig, defer) for sig in held}
         try:
             yield
         finally:
-            self._spawning = False
-            with contextlib.suppress(ValueError):
-                signal.signal(signal.SIGINT, previous_int)
-        signum, self._deferred_signal = self._deferred_signal, None
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        if signum is not None:
-            raise SystemExit(128 + signum)
+            for sig, handler in previous.items():
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(sig, handler)
+        if deferred:
+            signal.raise_signal(deferred[0])
 
     def _restore_sigterm_handler(self) -> None:
         if self._previous_sigterm is not None:
