@@ -315,6 +315,9 @@ async def test_selected_pid_stays_selected_while_rows_move(lab: Lab, tmp_path: P
             # youngest transaction first: the long query is the last row, and pgbench's
             # transactions come and go above it (idle sessions are hidden), so it moves
             await ui.pilot.press("r")
+            # a session still connecting has no transaction and sorts after every age: wait
+            # for a tick without one
+            await ui.until(lambda: activity.shown_keys[-1] == str(long_pid), "the long query last")
             await ui.pilot.press("end")
             assert cursor_key(activity) == str(long_pid)
             pid = str(long_pid)
