@@ -47,6 +47,7 @@ from pgtop.lab import APP_DATABASE, MONITOR_ROLE, SUPERUSER, Lab, PgInstall, chi
 from pgtop.model import AnySample, BouncerSample, Role, Sample
 from pgtop.ui.app import PgtopApp, make_app
 from pgtop.workload import idle_in_transaction, long_query
+from tests.product_gc import product_gc
 
 pytestmark = pytest.mark.lab
 
@@ -331,9 +332,10 @@ async def running_app(
     capfd.readouterr()
     async with app.run_test(size=SIZE) as pilot:
         run = Running(app, pilot, published, counters)
-        for name in counters if wait_fresh else ():
-            await until(functools.partial(run.is_fresh, name), f"the first {name} sample")
-        yield run
+        with product_gc():
+            for name in counters if wait_fresh else ():
+                await until(functools.partial(run.is_fresh, name), f"the first {name} sample")
+            yield run
         assert app._exception is None  # noqa: SLF001
     assert app._exception is None  # noqa: SLF001
     assert capfd.readouterr().err == "", "something was written to stderr under the UI"
