@@ -25,6 +25,9 @@ PARAMS: dict[str, dict[str, Any]] = {
     "statement_texts": {"queryids": [1, 2, 3]},
     "missing_indexes": {"limit": 5},
     "unused_indexes": {"limit": 5},
+    # pid 0 is no backend: the actions' statements run and signal nothing
+    "cancel_backend": {"pid": 0, "backend_start": None},
+    "terminate_backend": {"pid": 0, "backend_start": None, "wait_ms": 100},
 }
 
 
@@ -124,6 +127,7 @@ def test_every_probe_runs_on_the_primary(lab: Lab) -> None:
     ran = _run_all(lab.monitor_dsn())
     assert {"server", "activity", "locks", "replicas", "slots", "archiver", "progress"} <= ran
     assert {"statements", "statements_info", "statement_texts", "names"} <= ran
+    assert {"cancel_backend", "terminate_backend"} <= ran
     assert "standby" not in ran
 
 

@@ -388,7 +388,8 @@ async def test_help_lists_every_binding(tmp_path: Path) -> None:
         del rendered
         labels = {key_label(b) for _, b in app.screen.rows}
         assert {"1", "5", "space", "+", "-", "?", "q", "/", "<", ">", "r", "a", "i", "t"} <= labels
-        for reserved in ("e", "E", "c", "k", "b"):
+        assert {"c", "k"} <= labels  # cancel, terminate
+        for reserved in ("e", "E", "b"):
             assert reserved not in labels
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
@@ -464,11 +465,13 @@ async def test_key_bar_follows_the_pane(tmp_path: Path) -> None:
         assert "? Help" in bar
         assert "q Quit" in bar
         assert "1-5 Panes" in bar
+        assert bar.index("q Quit") < bar.index("c Cancel  k Terminate")  # help survives 80 cols
         await pilot.press("5")
         await pilot.pause()
         bar = app.key_bar.text.plain
         assert bar.startswith("t Interval/total")
         assert "All types" not in bar
+        assert "Cancel" not in bar  # statements are not backends
 
 
 async def test_a_hidden_pane_counts_and_catches_up_when_shown(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from pgtop.collect.per_database import fetch_index_advice, session_kwargs
 from pgtop.collect.probes import SPECS, Probe, compose, resolve
 from pgtop.collect.rates import interval_s
 from pgtop.collect.safe_text import prepare_session
-from pgtop.collect.source import ConnectionLostError
+from pgtop.collect.source import ConnectionLostError, first_line
 from pgtop.collect.statements import StatementTracker
 from pgtop.config import ConnectionSettings
 from pgtop.conninfo import describe_connect_error, parse_dsn
@@ -67,11 +67,6 @@ def _gone(conn: Conn, exc: psycopg.Error) -> bool:
     if not exc.sqlstate:  # raised by libpq itself (the link), not by the server
         return isinstance(exc, psycopg.OperationalError)
     return exc.sqlstate[:2] in ("08", "57")  # connection exception, operator intervention
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__
 
 
 class PostgresSource:
@@ -134,7 +129,7 @@ class PostgresSource:
             await self._probe_run()
         except psycopg.Error as exc:
             await self._drop()
-            raise ConnectionLostError(f"{self._name}: {_first_line(exc)}") from None
+            raise ConnectionLostError(f"{self._name}: {first_line(exc)}") from None
         return self._info
 
     async def poll(self, *, _again: bool = False) -> Sample:
@@ -183,13 +178,13 @@ class PostgresSource:
                 # refuses to return ANY text. Go on without texts (one extra round trip, once).
                 self._texts_off = True
                 self._off_messages.append(
-                    f"statements: query texts switched off ({_first_line(exc)}): a query "
+                    f"statements: query texts switched off ({first_line(exc)}): a query "
                     "recorded in a SQL_ASCII database holds bytes this database cannot show"
                 )
                 self._messages.append(self._off_messages[-1])
                 return await self.poll()
             self._reprobe = True  # find and switch off whatever failed, before the next tick
-            return self._failed_tick(f"poll failed: {_first_line(exc)}", started)
+            return self._failed_tick(f"poll failed: {first_line(exc)}", started)
         poll_ms = (time.perf_counter() - started) * 1000.0
         by_key = dict(zip(keys, results, strict=True))
         if self._role_changed(by_key) and not _again and await self._role_changed_now(conn):
@@ -305,15 +300,15 @@ class PostgresSource:
         if isinstance(exc, errors.InsufficientPrivilege):
             schema = quote_ident(caps.pss_schema or "public")
             hint = SPECS[name].grant.format(role=quote_ident(caps.user), schema=schema)
-            return f"{name}: switched off ({_first_line(exc)}): {hint}"
+            return f"{name}: switched off ({first_line(exc)}): {hint}"
         if isinstance(exc, errors.ObjectNotInPrerequisiteState) and name.startswith("statement"):
             return (
-                f"{name}: switched off ({_first_line(exc)}): add pg_stat_statements to "
+                f"{name}: switched off ({first_line(exc)}): add pg_stat_statements to "
                 "shared_preload_libraries and restart the server"
             )
         if isinstance(exc, _UNSUPPORTED):
-            return f"{name}: not supported by this server ({_first_line(exc)})"
-        return f"{name}: switched off ({_first_line(exc)})"
+            return f"{name}: not supported by this server ({first_line(exc)})"
+        return f"{name}: switched off ({first_line(exc)})"
 
     # ------------------------------------------------------------------ ticks
 
@@ -379,7 +374,7 @@ class PostgresSource:
         if "statement timeout" in str(exc):
             ms = self._settings.statement_timeout_ms
             return f"poll timed out after {ms} ms (statement_timeout)"
-        return f"poll cancelled: {_first_line(exc)}"
+        return f"poll cancelled: {first_line(exc)}"
 
     def _failed_tick(self, error: str, started: float) -> Sample:
         return Sample(
@@ -466,7 +461,7 @@ class PostgresSource:
 
     async def _lost(self, exc: BaseException | None) -> ConnectionLostError:
         await self._drop()
-        reason = _first_line(exc) if exc is not None else "the connection broke"
+        reason = first_line(exc) if exc is not None else "the connection broke"
         return ConnectionLostError(f"{self._name}: lost the connection ({reason})")
 
     async def _drop(self) -> None:

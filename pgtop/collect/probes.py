@@ -47,11 +47,17 @@ class ProbeSpec:
     """What a probe needs and when it runs."""
 
     axis: Axis = Axis.SERVER
-    when: str = "tick"  # tick (every poll), connect (once), on_demand (tick when needed), advice
+    when: str = "tick"  # tick (every poll), connect (once), on_demand (tick when needed), advice,
+    # action (a user's command, on a session of its own)
     role: Role | None = None  # None: any role
     # what a failing probe tells the user; {role} is the monitoring role, quoted
     grant: str = "needs pg_monitor: GRANT pg_monitor TO {role}"
 
+
+_SIGNAL_GRANT = (
+    "needs pg_signal_backend for other roles' backends: GRANT pg_signal_backend TO {role} "
+    "(a superuser's backends only a superuser can signal)"
+)
 
 SPECS: dict[str, ProbeSpec] = {
     "capabilities": ProbeSpec(when="connect"),
@@ -78,6 +84,8 @@ SPECS: dict[str, ProbeSpec] = {
     "names": ProbeSpec(when="on_demand"),
     "missing_indexes": ProbeSpec(when="advice"),
     "unused_indexes": ProbeSpec(when="advice"),
+    "cancel_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
+    "terminate_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
 }
 
 

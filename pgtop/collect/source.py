@@ -7,6 +7,12 @@ from typing import Protocol
 from pgtop.model import AnySample, ServerInfo
 
 
+def first_line(exc: BaseException) -> str:
+    """The error's first line, whitespace collapsed (the class name when it has no text)."""
+    text = str(exc).strip()
+    return " ".join(text.splitlines()[0].split()) if text else type(exc).__name__
+
+
 class SourceError(Exception):
     """A failure worth one line to the user; `fix` says what would help, when known."""
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from pgtop import logs
-from pgtop.commands.targets import Targets, make_sources, preflight
+from pgtop.commands.targets import Targets, make_signaller, make_sources, preflight
 from pgtop.config import Config, load_config
 from pgtop.conninfo import UsageError
 
@@ -56,6 +56,7 @@ def run_ui(config: Config, targets: Targets) -> int:
         targets=targets.describe(),
         read_only=config.monitor.read_only,
         theme=config.monitor.theme,
+        signaller=make_signaller(targets, config),
     )
     app.run()
     return app.return_code or 0

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from pgtop import logs
+from pgtop.actions import Signaller
 from pgtop.collect.source import Source
 from pgtop.config import Config, ConnectionSettings
 from pgtop.conninfo import (
@@ -170,3 +171,13 @@ def make_sources(targets: Targets, config: Config) -> list[Source]:
             )
         )
     return sources
+
+
+def make_signaller(targets: Targets, config: Config) -> Signaller | None:
+    """What cancels and terminates the primary's backends; None with ``--read-only``."""
+    if config.monitor.read_only:
+        return None
+    from pgtop.collect.signals import BackendSignals
+
+    primary = without_unsafe_passfile(targets.primary)
+    return BackendSignals(primary, name="primary", settings=config.connection)

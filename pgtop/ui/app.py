@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import Iterable, Iterator
@@ -19,23 +20,26 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.logging import TextualHandler
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from pgtop.actions import Signal, Signaller
 from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
 from pgtop.feed import Feed
-from pgtop.model import AnySample, Role, Sample
+from pgtop.model import AnySample, Backend, Role, Sample
 from pgtop.themes import DEFAULT_THEME, base_stylesheet_path, load_theme_specs, resolve_theme_name
 from pgtop.ui.compositor import MonitorScreen
 from pgtop.ui.cropped_update import cropped
 from pgtop.ui.format import Palette
 from pgtop.ui.outages import Outages
 from pgtop.ui.panes.activity import ActivityPane
-from pgtop.ui.panes.base import Pane
+from pgtop.ui.panes.base import SIGNAL_BINDINGS, Pane
 from pgtop.ui.panes.locks import LocksPane
 from pgtop.ui.panes.pools import PoolsPane
 from pgtop.ui.panes.replication import ReplicationPane
 from pgtop.ui.panes.statements import StatementsPane
+from pgtop.ui.screens.confirm import confirm_signal
 from pgtop.ui.screens.detail import DetailScreen
 from pgtop.ui.screens.help import HelpScreen, collect_bindings
 from pgtop.ui.theming import build_themes
@@ -131,10 +135,13 @@ class PgtopApp(App[None]):
         theme: str | None = None,
         state_path: Path | None = None,
         history_len: int = 3600,
+        signaller: Signaller | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.feed = feed
+        self.signaller = signaller
+        """Cancels and terminates the main server's backends (None: not offered)."""
         self.targets = targets
         self.read_only = read_only or config.monitor.read_only
         self.state_path = state_path
@@ -231,10 +238,12 @@ class PgtopApp(App[None]):
         """Each screen update writes only the refreshed spans (see cropped_update)."""
         super()._display(screen, cropped(renderable))
 
-    def on_unmount(self) -> None:
+    async def on_unmount(self) -> None:
         for logger, handler in self._handlers:
             logger.removeHandler(handler)
         self._handlers.clear()
+        if self.signaller is not None:
+            await self.signaller.close()
 
     # ------------------------------------------------------------------ samples
 
@@ -338,6 +347,36 @@ class PgtopApp(App[None]):
         pane = self.panes[event.pane_id]
         self.push_screen(DetailScreen(f"{pane.title} — details", event.record))
 
+    @on(Pane.SignalRequested)
+    def _signal_requested(self, event: Pane.SignalRequested) -> None:
+        """Ask, then send the signal in a worker (the UI keeps refreshing meanwhile)."""
+        what = "cancel" if event.signal is Signal.CANCEL else "terminate"
+        if self.read_only:
+            self.notify(f"read-only (--read-only): {what} is off", severity="warning", timeout=6)
+            return
+        if self.signaller is None:
+            self.notify(f"{what}: not available here (no server session)", severity="warning")
+            return
+        if self.main is not None and self.main != self.signaller.name:
+            self.notify(
+                f"{what} acts on {self.signaller.name}, not on {self.main}", severity="warning"
+            )
+            return
+        backend = event.backend
+        screen = confirm_signal(event.signal, backend)
+        self.push_screen(screen, functools.partial(self._signal_confirmed, event.signal, backend))
+
+    def _signal_confirmed(self, signal: Signal, backend: Backend, yes: bool | None) -> None:
+        if yes:
+            self._send_signal(signal, backend)
+
+    @work(group="signals", exit_on_error=False)
+    async def _send_signal(self, signal: Signal, backend: Backend) -> None:
+        assert self.signaller is not None
+        outcome = await self.signaller.send(signal, backend.pid, backend.backend_start)
+        severity: SeverityLevel = "information" if outcome.ok else "error"
+        self.notify(outcome.message, severity=severity, timeout=8, markup=False)
+
     @on(PaneBar.Chosen)
     def _pane_chosen(self, event: PaneBar.Chosen) -> None:
         self.action_show_pane(event.pane_id)
@@ -345,7 +384,8 @@ class PgtopApp(App[None]):
     def _show_keys(self, pane: Pane) -> None:
         """The key bar for ``pane``: its own keys first, help early (the bar is cut at 80
         columns)."""
-        own = vars(type(pane)).get("BINDINGS", [])
+        own = [b for b in vars(type(pane)).get("BINDINGS", []) if b not in SIGNAL_BINDINGS]
+        signals = [b for b in vars(type(pane)).get("BINDINGS", []) if b in SIGNAL_BINDINGS]
         panes = Binding("1", "show_pane", "Panes", key_display="1-5")
         app_keys = [
             b
@@ -354,7 +394,16 @@ class PgtopApp(App[None]):
         ]
         first = [b for b in app_keys if b.id in ("app.help", "app.quit")]
         palette = Binding(self.COMMAND_PALETTE_BINDING, "command_palette", "Commands")
-        groups = [own, Pane.BINDINGS, [panes], first, KeyedTable.BINDINGS, app_keys, [palette]]
+        groups = [
+            own,
+            Pane.BINDINGS,
+            [panes],
+            first,
+            signals,
+            KeyedTable.BINDINGS,
+            app_keys,
+            [palette],
+        ]
         self.key_bar.show(keys_text(groups, f"bold {self.palette.accent}"))
 
     @property
@@ -474,12 +523,20 @@ def make_app(
     read_only: bool = False,
     theme: str | None = None,
     state_path: Path | None = None,
+    signaller: Signaller | None = None,
 ) -> PgtopApp:
     """The composition root (CLI and tests): a monitor rendering ``feed``'s samples.
 
     ``theme`` (``--theme``) wins over the saved and configured theme; ``state_path`` is where a
-    theme chosen in the UI is remembered (default: ``pgtop.config.default_state_path()``).
+    theme chosen in the UI is remembered (default: ``pgtop.config.default_state_path()``);
+    ``signaller`` cancels and terminates backends of the main server (None: not offered).
     """
     return PgtopApp(
-        config, feed, targets=targets, read_only=read_only, theme=theme, state_path=state_path
+        config,
+        feed,
+        targets=targets,
+        read_only=read_only,
+        theme=theme,
+        state_path=state_path,
+        signaller=signaller,
     )

@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 
 from pgtop.model import Backend
 from pgtop.ui.format import Palette, cell, fmt_age, num
-from pgtop.ui.panes.base import Pane
+from pgtop.ui.panes.base import SIGNAL_BINDINGS, Pane
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col
 
@@ -109,6 +109,7 @@ class ActivityPane(Pane):
         Binding(
             "i", "toggle_idle", "Idle", id="activity.idle", tooltip="Show or hide idle backends"
         ),
+        *SIGNAL_BINDINGS,
     ]
 
     pane_id = "activity"
@@ -133,6 +134,10 @@ class ActivityPane(Pane):
             and (self.show_all or b.is_client)
             and (self.show_idle or b.state != "idle")
         ]
+
+    def chosen_backend(self) -> Backend | None:
+        record = self.table.selected_record
+        return record if isinstance(record, Backend) else None
 
     def status_text(self, view: MonitorView) -> Text:
         sample = view.main_sample

@@ -19,12 +19,32 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Input
 
+from pgtop.actions import Signal
+from pgtop.model import Backend
 from pgtop.text import one_line
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col, KeyedTable
 from pgtop.ui.widgets.line import Line
 
-__all__ = ["Pane"]
+__all__ = ["SIGNAL_BINDINGS", "Pane"]
+
+SIGNAL_BINDINGS: list[BindingType] = [
+    Binding(
+        "c",
+        "signal('cancel')",
+        "Cancel",
+        id="backend.cancel",
+        tooltip="Cancel the selected backend's query (asks first)",
+    ),
+    Binding(
+        "k",
+        "signal('terminate')",
+        "Terminate",
+        id="backend.terminate",
+        tooltip="Terminate the selected backend (asks first)",
+    ),
+]
+"""For the panes whose rows are backends (activity, locks)."""
 
 
 class Pane(Vertical):
@@ -63,6 +83,14 @@ class Pane(Vertical):
 
     class LabelChanged(Message):
         """The tab label changed outside a refresh (a key changed what the pane counts)."""
+
+    class SignalRequested(Message):
+        """The user asked to cancel or terminate ``backend`` (not confirmed yet)."""
+
+        def __init__(self, signal: Signal, backend: Backend) -> None:
+            super().__init__()
+            self.signal = signal
+            self.backend = backend
 
     class DetailsRequested(Message):
         def __init__(self, pane_id: str, record: Any) -> None:
@@ -113,6 +141,10 @@ class Pane(Vertical):
     def count(self, view: MonitorView, rows: Sequence[tuple[str, Any]]) -> int | None:
         del view
         return len(rows)
+
+    def chosen_backend(self) -> Backend | None:
+        """The backend of the selected row, for cancel and terminate (None: no such row)."""
+        return None
 
     def source_of(self, view: MonitorView) -> str | None:
         """The source whose disconnection dims this pane."""
@@ -230,6 +262,13 @@ class Pane(Vertical):
     def _row_selected(self, event: KeyedTable.RowSelected) -> None:
         event.stop()
         self.action_details()
+
+    def action_signal(self, kind: str) -> None:
+        backend = self.chosen_backend()
+        if backend is None:
+            self.notify("select a backend first", severity="warning", timeout=4)
+            return
+        self.post_message(self.SignalRequested(Signal(kind), backend))
 
     def action_details(self) -> None:
         record = self.table.selected_record

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.widgets import Static
 
-from pgtop.model import LockCount, LockNode
+from pgtop.model import Backend, LockCount, LockNode
 from pgtop.text import one_line
 from pgtop.ui.format import Palette, cell, fmt_age, num
-from pgtop.ui.panes.base import Pane
+from pgtop.ui.panes.base import SIGNAL_BINDINGS, Pane
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col, KeyedTable
 
@@ -106,6 +107,8 @@ COUNT_COLUMNS: tuple[Col[LockCount], ...] = (
 
 
 class LocksPane(Pane):
+    BINDINGS: ClassVar[list[BindingType]] = [*SIGNAL_BINDINGS]
+
     pane_id = "locks"
     title = "Locks"
     COLUMNS = COLUMNS
@@ -125,6 +128,14 @@ class LocksPane(Pane):
     def records(self, view: MonitorView) -> Sequence[tuple[str, Any]]:
         sample = view.main_sample
         return tree_rows(sample.locks) if sample is not None else []
+
+    def chosen_backend(self) -> Backend | None:
+        """The selected node's backend, as the same sample's activity has it."""
+        row = self.table.selected_record
+        sample = self.view.main_sample if self.view is not None else None
+        if not isinstance(row, LockRow) or sample is None:
+            return None
+        return next((b for b in sample.activity if b.pid == row.node.pid), None)
 
     def render_extra(self, view: MonitorView) -> None:
         sample = view.main_sample

@@ -69,7 +69,7 @@ class HelpScreen(ModalScreen[None]):
         for group, binding in self.rows:
             what = binding.tooltip or binding.description
             table.add_row(group, key_label(binding), Text(what))
-        table.add_row("", "", Text("e E c k b: reserved (EXPLAIN, cancel, terminate, baseline)"))
+        table.add_row("", "", Text("e E b: reserved (EXPLAIN, EXPLAIN ANALYZE, baseline)"))
         with VerticalScroll(id="help-body"):
             yield Static(table, id="help-table")
             yield Static("esc, q or ? closes", classes="hint")

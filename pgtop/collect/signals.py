@@ -1,0 +1,173 @@
+"""Cancel a backend's query or terminate its session, on a session of pgtop's own.
+
+The monitoring session never runs an action: an action must not queue behind a poll (a sick
+server's poll may take its whole statement_timeout) and the monitoring session stays read-only
+in spirit. The action session is opened on first use and kept (reopened when it was lost); it
+runs each action as the monitoring session runs a tick: one read-only transaction with
+statement_timeout and lock_timeout, one round trip (pg_cancel_backend and pg_terminate_backend
+write nothing, so READ ONLY does not stand in their way).
+
+The caller names the backend by pid *and* backend_start as it saw them: a pid reused by a new
+backend since the last refresh is not signalled. Every outcome is one line for the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from pgtop.actions import Outcome, Signal
+from pgtop.collect.batch import Conn, Query, run_batch
+from pgtop.collect.capabilities import quote_ident
+from pgtop.collect.per_database import session_kwargs
+from pgtop.collect.probes import SPECS, compose, resolve
+from pgtop.collect.safe_text import prepare_session
+from pgtop.collect.source import first_line
+from pgtop.config import ConnectionSettings
+from pgtop.conninfo import describe_connect_error, parse_dsn
+
+__all__ = ["ACTION_SESSION_SUFFIX", "BackendSignals"]
+
+ACTION_SESSION_SUFFIX = " (actions)"
+"""Appended to pgtop's application_name for the action session (it shows in the activity list
+like any session: it is not the one that polls)."""
+
+TERMINATE_WAIT_MS = 1000
+"""How long the server waits for a terminated backend to exit (PostgreSQL 14+)."""
+
+
+def _probe(signal: Signal) -> str:
+    return f"{signal.value}_backend"
+
+
+class BackendSignals:
+    """Cancel and terminate backends of one server (see the module docstring)."""
+
+    def __init__(
+        self,
+        dsn: str | None,
+        *,
+        name: str = "primary",
+        settings: ConnectionSettings | None = None,
+    ) -> None:
+        self._name = name
+        self._params = parse_dsn(dsn)
+        self._settings = settings or ConnectionSettings()
+        self._conn: Conn | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    async def send(self, signal: Signal, pid: int, backend_start: datetime | None) -> Outcome:
+        """Cancel the query of, or terminate, backend ``pid`` started at ``backend_start``."""
+        async with self._lock:  # one action at a time on the session
+            try:
+                conn = await self._session()
+            except _NoSessionError as exc:
+                return Outcome(False, str(exc))
+            try:
+                return await self._send(conn, signal, pid, backend_start)
+            except psycopg.Error as exc:
+                if conn.broken or conn.closed:
+                    await self.close()
+                return Outcome(False, self._explain(exc, conn, signal, pid))
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
+
+    # ------------------------------------------------------------------ internals
+
+    async def _session(self) -> Conn:
+        if self._conn is not None and not (self._conn.closed or self._conn.broken):
+            return self._conn
+        await self.close()
+        kwargs = session_kwargs(self._params, self._settings)
+        kwargs["application_name"] = self._settings.application_name + ACTION_SESSION_SUFFIX
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                **kwargs, autocommit=True, prepare_threshold=None
+            )
+        except psycopg.Error as exc:
+            raise _NoSessionError(
+                f"{self._name}: no session for the action: {describe_connect_error(exc, kwargs)}"
+            ) from None
+        try:
+            await prepare_session(conn)
+        except psycopg.Error as exc:
+            await conn.close()
+            raise _NoSessionError(
+                f"{self._name}: no session for the action: {first_line(exc)}"
+            ) from None
+        self._conn = conn
+        return conn
+
+    async def _send(
+        self, conn: Conn, signal: Signal, pid: int, backend_start: datetime | None
+    ) -> Outcome:
+        probe = resolve(_probe(signal), conn.info.server_version)
+        assert probe is not None  # every action has a base variant
+        params: dict[str, Any] = {
+            "pid": pid,
+            "backend_start": backend_start,
+            "wait_ms": TERMINATE_WAIT_MS,
+        }
+        settings = self._settings
+        (rows,) = await run_batch(
+            conn,
+            [Query(compose(probe), params)],
+            statement_timeout_ms=max(settings.statement_timeout_ms, TERMINATE_WAIT_MS + 1000),
+            lock_timeout_ms=settings.lock_timeout_ms,
+        )
+        if not rows:
+            return Outcome(False, f"pid {pid} has exited already: nothing to {signal.value}")
+        done = rows[0]["done"]
+        if done is None:
+            return Outcome(
+                False,
+                f"pid {pid} is another backend now (the one shown has exited): "
+                f"nothing sent, refresh and choose again",
+            )
+        if signal is Signal.CANCEL:
+            if done:
+                return Outcome(True, f"pid {pid}: cancel sent to its query")
+            return Outcome(False, f"pid {pid}: the server did not cancel (not a backend?)")
+        if probe.floor >= (140000,):
+            if done:
+                return Outcome(True, f"pid {pid}: terminated")
+            return Outcome(
+                False,
+                f"pid {pid}: terminate sent, still running after "
+                f"{TERMINATE_WAIT_MS / 1000:g} s (it exits at its next check)",
+            )
+        if done:
+            return Outcome(True, f"pid {pid}: terminate sent")
+        return Outcome(False, f"pid {pid}: the server did not terminate it (not a backend?)")
+
+    def _explain(self, exc: psycopg.Error, conn: Conn, signal: Signal, pid: int) -> str:
+        verb = "cancel the query of" if signal is Signal.CANCEL else "terminate"
+        if isinstance(exc, errors.InsufficientPrivilege):
+            role = quote_ident(conn.info.user or "")
+            hint = SPECS[_probe(signal)].grant.format(role=role)
+            return f"{self._name}: not allowed to {verb} pid {pid}: {hint}"
+        if conn.broken or conn.closed:
+            return (
+                f"{self._name}: the action's session was lost ({first_line(exc)}): "
+                f"whether pid {pid} got the signal is unknown; refresh and try again"
+            )
+        if isinstance(exc, errors.QueryCanceled):
+            return f"{self._name}: could not {verb} pid {pid} in time ({first_line(exc)})"
+        return f"{self._name}: could not {verb} pid {pid}: {first_line(exc)}"
+
+
+class _NoSessionError(Exception):
+    """The action session could not be opened (the message says why, in one line)."""

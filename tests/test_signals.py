@@ -1,0 +1,199 @@
+"""Cancel and terminate, on the lab's real primary: what reaches the backend, and what the user
+is told when it cannot (no privilege, the backend gone or replaced, no server)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgtop.actions import Signal
+from pgtop.collect.batch import Query, run_batch
+from pgtop.collect.probes import compose, resolve
+from pgtop.collect.signals import ACTION_SESSION_SUFFIX, BackendSignals
+from pgtop.config import ConnectionSettings
+from pgtop.lab import Lab
+from tests.collect_fixtures import running
+
+pytestmark = pytest.mark.lab
+
+SLEEP = "SELECT pg_sleep(60) /* pgtop signal test */"
+
+
+def _backend(dsn: str, pid: int) -> dict[str, Any] | None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        cur = conn.execute(
+            "SELECT state, query, backend_start FROM pg_stat_activity WHERE pid = %s", (pid,)
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return {"state": row[0], "query": row[1], "backend_start": row[2]}
+
+
+def _wait_for(check: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _sleeping(dsn: str, pid: int) -> bool:
+    row = _backend(dsn, pid)
+    return row is not None and row["state"] == "active" and "pg_sleep" in row["query"]
+
+
+def _started(dsn: str, pid: int) -> datetime:
+    _wait_for(lambda: _sleeping(dsn, pid), "the backend to run its query")
+    row = _backend(dsn, pid)
+    assert row is not None
+    started: datetime = row["backend_start"]
+    return started
+
+
+async def test_cancel_ends_the_query_and_keeps_the_session(lab: Lab) -> None:
+    admin = lab.superuser_dsn()
+    signals = BackendSignals(admin)
+    try:
+        with running(lab.app_dsn(), SLEEP) as pid:
+            outcome = await signals.send(Signal.CANCEL, pid, _started(admin, pid))
+            assert outcome.ok, outcome.message
+            assert outcome.message == f"pid {pid}: cancel sent to its query"
+            _wait_for(lambda: not _sleeping(admin, pid), "the query to end")
+            row = _backend(admin, pid)
+            assert row is not None, "cancel must not end the session"
+            assert row["state"] == "idle"
+    finally:
+        await signals.close()
+
+
+async def test_terminate_ends_the_session(lab: Lab) -> None:
+    admin = lab.superuser_dsn()
+    signals = BackendSignals(admin)
+    try:
+        with running(lab.app_dsn(), SLEEP) as pid:
+            outcome = await signals.send(Signal.TERMINATE, pid, _started(admin, pid))
+            assert outcome.ok, outcome.message
+            assert outcome.message == f"pid {pid}: terminated"  # PostgreSQL 14+: waited for
+            assert _backend(admin, pid) is None
+    finally:
+        await signals.close()
+
+
+async def test_the_base_variant_terminates_too(lab: Lab) -> None:
+    """PostgreSQL 13's statement (no wait), run on this server as it is."""
+    admin = lab.superuser_dsn()
+    probe = resolve("terminate_backend", 130000)
+    assert probe is not None
+    assert probe.file == "terminate_backend.sql"
+    with running(lab.app_dsn(), SLEEP) as pid:
+        started = _started(admin, pid)
+        conn = await psycopg.AsyncConnection.connect(admin, autocommit=True)
+        try:
+            params = {"pid": pid, "backend_start": started}
+            (rows,) = await run_batch(
+                conn,
+                [Query(compose(probe), params)],
+                statement_timeout_ms=2000,
+                lock_timeout_ms=500,
+            )
+        finally:
+            await conn.close()
+        assert rows[0]["done"] is True
+        _wait_for(lambda: _backend(admin, pid) is None, "the backend to exit")
+
+
+async def test_a_reused_pid_is_left_alone(lab: Lab) -> None:
+    """The pid shown belongs to another backend now (backend_start differs): nothing is sent."""
+    admin = lab.superuser_dsn()
+    signals = BackendSignals(admin)
+    try:
+        with running(lab.app_dsn(), SLEEP) as pid:
+            shown_start = _started(admin, pid) - timedelta(seconds=5)
+            for signal in Signal:
+                outcome = await signals.send(signal, pid, shown_start)
+                assert not outcome.ok
+                assert "another backend now" in outcome.message
+            await asyncio.sleep(0.2)
+            assert _sleeping(admin, pid), "a backend that was not chosen was signalled"
+    finally:
+        await signals.close()
+
+
+async def test_a_gone_backend_is_reported(lab: Lab) -> None:
+    admin = lab.superuser_dsn()
+    with psycopg.connect(lab.app_dsn()) as conn:
+        pid = conn.info.backend_pid
+    _wait_for(lambda: _backend(admin, pid) is None, "the session to end")
+    signals = BackendSignals(admin)
+    try:
+        outcome = await signals.send(Signal.TERMINATE, pid, None)
+    finally:
+        await signals.close()
+    assert not outcome.ok
+    assert outcome.message == f"pid {pid} has exited already: nothing to terminate"
+
+
+async def test_without_privilege_the_grant_is_named(lab: Lab) -> None:
+    """The monitoring role (pg_monitor only) may not signal the app's backends."""
+    admin = lab.superuser_dsn()
+    signals = BackendSignals(lab.monitor_dsn())
+    try:
+        with running(lab.app_dsn(), SLEEP) as pid:
+            started = _started(admin, pid)
+            for signal in Signal:
+                outcome = await signals.send(signal, pid, started)
+                assert not outcome.ok
+                assert "\n" not in outcome.message
+                assert outcome.message.startswith("primary: not allowed to ")
+                assert "GRANT pg_signal_backend TO" in outcome.message
+            assert _sleeping(admin, pid)
+            # the session survives a refused action: the next one runs on it
+            outcome = await signals.send(Signal.CANCEL, pid, started)
+            assert "not allowed" in outcome.message
+    finally:
+        await signals.close()
+
+
+async def test_the_action_session_is_named_and_reopened_when_lost(lab: Lab) -> None:
+    admin = lab.superuser_dsn()
+    settings = ConnectionSettings()
+    signals = BackendSignals(admin, settings=settings)
+    try:
+        with running(lab.app_dsn(), SLEEP) as pid:
+            started = _started(admin, pid)
+            await signals.send(Signal.CANCEL, pid, started)
+            with psycopg.connect(admin, autocommit=True) as conn:
+                name = settings.application_name + ACTION_SESSION_SUFFIX
+                rows = conn.execute(
+                    "SELECT pg_terminate_backend(pid, 2000) FROM pg_stat_activity"
+                    " WHERE application_name = %s",
+                    (name,),
+                ).fetchall()
+            assert rows == [(True,)], "one action session, under its own name"
+        with running(lab.app_dsn(), SLEEP) as pid:
+            started = _started(admin, pid)
+            lost = await signals.send(Signal.CANCEL, pid, started)
+            assert not lost.ok
+            assert "session was lost" in lost.message
+            assert _sleeping(admin, pid), "nothing reached the backend"
+            again = await signals.send(Signal.CANCEL, pid, started)
+            assert again.ok, again.message
+    finally:
+        await signals.close()
+
+
+async def test_no_server_is_one_line() -> None:
+    signals = BackendSignals("host=127.0.0.1 port=1 user=nobody dbname=d password=secret")
+    outcome = await signals.send(Signal.CANCEL, 12345, None)
+    assert not outcome.ok
+    assert outcome.message.startswith("primary: no session for the action: ")
+    assert "connection refused" in outcome.message
+    assert "\n" not in outcome.message
+    assert "secret" not in outcome.message
