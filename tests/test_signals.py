@@ -18,7 +18,7 @@ from pgtop.collect.probes import compose, resolve
 from pgtop.collect.signals import ACTION_SESSION_SUFFIX, BackendSignals
 from pgtop.config import ConnectionSettings
 from pgtop.lab import Lab
-from tests.collect_fixtures import running
+from tests.collect_fixtures import running, scratch_role
 
 pytestmark = pytest.mark.lab
 
@@ -141,22 +141,40 @@ async def test_a_gone_backend_is_reported(lab: Lab) -> None:
 
 
 async def test_without_privilege_the_grant_is_named(lab: Lab) -> None:
-    """The monitoring role (pg_monitor only) may not signal the app's backends."""
+    """A role with neither pg_signal_backend nor the app's role may not signal its backends."""
+    admin = lab.superuser_dsn()
+    with scratch_role(lab, "pgtop_test_nosignal") as plain:
+        signals = BackendSignals(plain)
+        try:
+            with running(lab.app_dsn(), SLEEP) as pid:
+                started = _started(admin, pid)
+                for signal in Signal:
+                    outcome = await signals.send(signal, pid, started)
+                    assert not outcome.ok
+                    assert "\n" not in outcome.message
+                    assert outcome.message.startswith("primary: not allowed to ")
+                    assert 'GRANT pg_signal_backend TO "pgtop_test_nosignal"' in outcome.message
+                assert _sleeping(admin, pid)
+                # the session survives a refused action: the next one runs on it
+                outcome = await signals.send(Signal.CANCEL, pid, started)
+                assert "not allowed" in outcome.message
+        finally:
+            await signals.close()
+
+
+async def test_the_monitoring_role_may_signal_but_not_a_superuser(lab: Lab) -> None:
+    """The lab's monitoring role has pg_signal_backend (as the README advises): the app's
+    backends yes, a superuser's no."""
     admin = lab.superuser_dsn()
     signals = BackendSignals(lab.monitor_dsn())
     try:
+        with running(admin, SLEEP) as pid:
+            outcome = await signals.send(Signal.CANCEL, pid, _started(admin, pid))
+            assert not outcome.ok
+            assert "a superuser's backends only a superuser can signal" in outcome.message
         with running(lab.app_dsn(), SLEEP) as pid:
-            started = _started(admin, pid)
-            for signal in Signal:
-                outcome = await signals.send(signal, pid, started)
-                assert not outcome.ok
-                assert "\n" not in outcome.message
-                assert outcome.message.startswith("primary: not allowed to ")
-                assert "GRANT pg_signal_backend TO" in outcome.message
-            assert _sleeping(admin, pid)
-            # the session survives a refused action: the next one runs on it
-            outcome = await signals.send(Signal.CANCEL, pid, started)
-            assert "not allowed" in outcome.message
+            outcome = await signals.send(Signal.CANCEL, pid, _started(admin, pid))
+            assert outcome.ok, outcome.message
     finally:
         await signals.close()
 

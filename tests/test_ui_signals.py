@@ -14,10 +14,9 @@ import psycopg
 import pytest
 from textual.pilot import Pilot
 
-from pgtop.collect.postgres import PostgresSource
 from pgtop.collect.sampler import Sampler
-from pgtop.collect.signals import BackendSignals
-from pgtop.config import Config
+from pgtop.commands.targets import Targets, make_signaller, make_sources
+from pgtop.config import load_config
 from pgtop.lab import Lab
 from pgtop.ui.app import PgtopApp, make_app
 from pgtop.ui.screens.confirm import ConfirmScreen
@@ -68,14 +67,21 @@ class Notes:
 async def monitor(
     lab: Lab, tmp_path: Path, *, read_only: bool = False
 ) -> AsyncIterator[tuple[PgtopApp, Pilot[None], Notes]]:
-    sampler = Sampler([PostgresSource(lab.monitor_dsn())], interval=0.5)
+    """The app as the CLI builds it: the signaller from make_signaller, as the monitoring role."""
+    overrides = {"monitor.read_only": True} if read_only else {}
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("")
+    config = load_config(config_file, env={}, overrides=overrides)
+    targets = Targets(lab.monitor_dsn(), (), None)
+    sampler = Sampler(make_sources(targets, config), interval=0.5)
     app = make_app(
-        Config(),
+        config,
         sampler,
-        read_only=read_only,
+        read_only=config.monitor.read_only,
         state_path=tmp_path / "state.toml",
-        signaller=None if read_only else BackendSignals(lab.superuser_dsn()),
+        signaller=make_signaller(targets, config),
     )
+    assert (app.signaller is None) == read_only
     notes = Notes(app)
     async with app.run_test(size=(160, 40)) as pilot:
         yield app, pilot, notes

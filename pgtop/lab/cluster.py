@@ -437,7 +437,10 @@ class Lab:
 
     def _create_roles_and_data(self) -> None:
         with psycopg.connect(self.superuser_dsn("postgres"), autocommit=True) as conn:
-            for role, extra in ((MONITOR_ROLE, "IN ROLE pg_monitor"), (APP_ROLE, "")):
+            # the monitoring role as the README sets one up: pg_monitor to read everything,
+            # pg_signal_backend for cancel and terminate (the demo's c and k work)
+            monitor = "IN ROLE pg_monitor, pg_signal_backend"
+            for role, extra in ((MONITOR_ROLE, monitor), (APP_ROLE, "")):
                 conn.execute(
                     sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} " + extra).format(
                         sql.Identifier(role), sql.Literal(self.passwords[role])
