@@ -167,3 +167,19 @@ async def test_read_only_never_asks_nor_sends(lab: Lab, tmp_path: Path) -> None:
             assert notes.find("read-only (--read-only): terminate is off") is not None
             await pilot.pause(0.3)
             assert _state(lab, pid) == "active"
+
+
+async def test_cancel_of_an_idle_backend_says_there_is_nothing_to_cancel(
+    lab: Lab, tmp_path: Path
+) -> None:
+    with psycopg.connect(lab.app_dsn(), autocommit=True) as idle:
+        pid = idle.info.backend_pid
+        async with monitor(lab, tmp_path) as (app, pilot, notes):
+            await pilot.press("i")  # idle backends shown
+            await _select(app, pilot, "activity", str(pid))
+            await pilot.press("c")
+            assert not isinstance(app.screen, ConfirmScreen)
+            note = notes.find(f"pid {pid} is idle")
+            assert note is not None
+            assert note[1] == "warning"
+        assert not idle.closed

@@ -363,6 +363,13 @@ class PgtopApp(App[None]):
             )
             return
         backend = event.backend
+        if event.signal is Signal.CANCEL and backend.state == "idle":
+            self.notify(
+                f"pid {backend.pid} is idle: no query to cancel (k terminates the session)",
+                severity="warning",
+                timeout=6,
+            )
+            return
         screen = confirm_signal(event.signal, backend)
         self.push_screen(screen, functools.partial(self._signal_confirmed, event.signal, backend))
 
