@@ -10,8 +10,10 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TypeVar
 
 import psycopg
+import pytest
 from psycopg import sql
 
 from pgtop.collect.postgres import PostgresSource
@@ -109,6 +111,22 @@ async def connected(
         yield source
     finally:
         await source.close()
+
+
+T = TypeVar("T")
+
+
+async def until(condition: Callable[[], T | None], what: str, timeout_s: float = 15.0) -> T:
+    """``condition()``'s first truthy value, checked every 20 ms while the event loop runs (a
+    pilot app keeps refreshing); fails the test after ``timeout_s`` naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 async def poll_until(

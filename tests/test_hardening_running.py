@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import pytest
@@ -47,11 +47,11 @@ from pgtop.lab import APP_DATABASE, MONITOR_ROLE, SUPERUSER, Lab, PgInstall, chi
 from pgtop.model import AnySample, BouncerSample, Role, Sample
 from pgtop.ui.app import PgtopApp, make_app
 from pgtop.workload import idle_in_transaction, long_query
+from tests.collect_fixtures import until
 from tests.product_gc import product_gc
 
 pytestmark = pytest.mark.lab
 
-T = TypeVar("T")
 INTERVAL = 0.5
 HANG_LIMIT = 3.0  # the sampler's own minimum is two intervals
 KEY_BUDGET_S = 0.2
@@ -182,17 +182,6 @@ class Published:
 
 def fresh(sample: AnySample | None) -> bool:
     return sample is not None and sample.connected and sample.error is None
-
-
-async def until(condition: Callable[[], T | None], what: str, timeout_s: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 # --------------------------------------------------------------------------- the app

@@ -5,10 +5,9 @@ blocker can be terminated where it is drawn; `--read-only` never asks and never 
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,23 +20,12 @@ from pgtop.lab import Lab
 from pgtop.ui.app import PgtopApp, make_app
 from pgtop.ui.screens.confirm import ConfirmScreen
 from pgtop.workload import blocking_chain
-from tests.collect_fixtures import running
+from tests.collect_fixtures import running, until
 
 pytestmark = pytest.mark.lab
 
-T = TypeVar("T")
+WAIT_S = 20.0
 SLEEP = "SELECT pg_sleep(60) /* [bold]pgtop ui signal[/bold] */"
-
-
-async def _until(pilot: Pilot[None], check: Callable[[], T | None], what: str) -> T:
-    deadline = time.monotonic() + 20
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await pilot.pause(0.1)
 
 
 def _state(lab: Lab, pid: int) -> str | None:
@@ -88,17 +76,17 @@ async def monitor(
     assert app._exception is None  # noqa: SLF001
 
 
-async def _question(app: PgtopApp, pilot: Pilot[None]) -> ConfirmScreen:
-    return await _until(
-        pilot,
+async def _question(app: PgtopApp) -> ConfirmScreen:
+    return await until(
         lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None,
         "the question",
+        WAIT_S,
     )
 
 
 async def _select(app: PgtopApp, pilot: Pilot[None], pane: str, key: str) -> None:
     table = app.panes[pane].table
-    await _until(pilot, lambda: key in table.shown_keys, f"row {key} in the {pane} pane")
+    await until(lambda: key in table.shown_keys, f"row {key} in the {pane} pane", WAIT_S)
     assert table.select_key(key)
 
 
@@ -107,7 +95,7 @@ async def test_cancel_asks_names_the_backend_and_n_keeps_it(lab: Lab, tmp_path: 
         async with monitor(lab, tmp_path) as (app, pilot, notes):
             await _select(app, pilot, "activity", str(pid))
             await pilot.press("c")
-            screen = await _question(app, pilot)
+            screen = await _question(app)
             assert screen.question == f"Cancel the running query of pid {pid}?"
             text = str(screen.query_one("#confirm-text").render())
             assert "[bold]pgtop ui signal[/bold]" in text  # server text shown literally
@@ -118,11 +106,11 @@ async def test_cancel_asks_names_the_backend_and_n_keeps_it(lab: Lab, tmp_path: 
             assert notes.seen == []
 
             await pilot.press("c")
-            await _question(app, pilot)
+            await _question(app)
             await pilot.press("y")
-            note = await _until(pilot, lambda: notes.find(f"pid {pid}"), "the outcome")
+            note = await until(lambda: notes.find(f"pid {pid}"), "the outcome", WAIT_S)
             assert note == (f"pid {pid}: cancel sent to its query", "information")
-            await _until(pilot, lambda: _state(lab, pid) == "idle", "the query to be cancelled")
+            await until(lambda: _state(lab, pid) == "idle", "the query to be cancelled", WAIT_S)
 
 
 async def test_any_other_key_is_a_no(lab: Lab, tmp_path: Path) -> None:
@@ -130,7 +118,7 @@ async def test_any_other_key_is_a_no(lab: Lab, tmp_path: Path) -> None:
         async with monitor(lab, tmp_path) as (app, pilot, _notes):
             await _select(app, pilot, "activity", str(pid))
             await pilot.press("k")
-            await _question(app, pilot)
+            await _question(app)
             await pilot.press("x")
             assert not isinstance(app.screen, ConfirmScreen)
             await pilot.pause(0.3)
@@ -143,16 +131,16 @@ async def test_terminate_the_root_blocker_from_the_locks_pane(lab: Lab, tmp_path
             await pilot.press("2")
             await _select(app, pilot, "locks", str(chain.holder))
             await pilot.press("k")
-            screen = await _question(app, pilot)
+            screen = await _question(app)
             assert screen.question == f"Terminate pid {chain.holder}?"
             await pilot.press("y")
-            note = await _until(pilot, lambda: notes.find(f"pid {chain.holder}"), "the outcome")
+            note = await until(lambda: notes.find(f"pid {chain.holder}"), "the outcome", WAIT_S)
             assert note == (f"pid {chain.holder}: terminated", "information")
             assert _state(lab, chain.holder) is None
-            await _until(
-                pilot,
+            await until(
                 lambda: app.panes["locks"].table.row_count == 0,
                 "the blocking tree to clear",
+                WAIT_S,
             )
 
 

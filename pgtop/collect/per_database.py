@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from pgtop.collect.batch import Query, run_batch
+from pgtop.collect.batch import Conn, Query, run_batch
 from pgtop.collect.probes import compose, resolve
 from pgtop.collect.rows import table_scan, unused_index
 from pgtop.collect.safe_text import prepare_session
@@ -20,7 +20,7 @@ from pgtop.config import ConnectionSettings
 from pgtop.conninfo import connect_kwargs, describe_connect_error
 from pgtop.model import TableScan, UnusedIndex
 
-__all__ = ["fetch_index_advice", "session_kwargs"]
+__all__ = ["connect_session", "fetch_index_advice", "session_kwargs"]
 
 
 def session_kwargs(params: Mapping[str, Any], settings: ConnectionSettings) -> dict[str, Any]:
@@ -34,17 +34,28 @@ def session_kwargs(params: Mapping[str, Any], settings: ConnectionSettings) -> d
     return kwargs
 
 
-async def fetch_index_advice(
-    params: Mapping[str, Any], settings: ConnectionSettings, *, limit: int = 20
-) -> tuple[tuple[TableScan, ...], tuple[UnusedIndex, ...]]:
-    """Missing-index candidates (tables read by sequential scans) and unused indexes."""
+async def connect_session(
+    params: Mapping[str, Any], settings: ConnectionSettings, *, application_name: str | None = None
+) -> Conn:
+    """One of pgtop's sessions (autocommit, no server-side prepared statements), not prepared
+    yet (:func:`~pgtop.collect.safe_text.prepare_session`); ConnectionLostError, one line,
+    when it cannot be opened."""
     kwargs = session_kwargs(params, settings)
+    if application_name is not None:
+        kwargs["application_name"] = application_name
     try:
-        conn = await psycopg.AsyncConnection.connect(
+        return await psycopg.AsyncConnection.connect(
             **kwargs, autocommit=True, prepare_threshold=None
         )
     except psycopg.Error as exc:  # the arguments used (not params) name the timeout in seconds
         raise ConnectionLostError(describe_connect_error(exc, kwargs)) from None
+
+
+async def fetch_index_advice(
+    params: Mapping[str, Any], settings: ConnectionSettings, *, limit: int = 20
+) -> tuple[tuple[TableScan, ...], tuple[UnusedIndex, ...]]:
+    """Missing-index candidates (tables read by sequential scans) and unused indexes."""
+    conn = await connect_session(params, settings)
     try:
         await prepare_session(conn)
         version = conn.info.server_version

@@ -28,14 +28,14 @@ from pgtop.collect.capabilities import (
     quote_ident,
 )
 from pgtop.collect.locktree import build_tree, count_waits
-from pgtop.collect.per_database import fetch_index_advice, session_kwargs
+from pgtop.collect.per_database import connect_session, fetch_index_advice
 from pgtop.collect.probes import SPECS, Probe, compose, resolve
 from pgtop.collect.rates import interval_s
 from pgtop.collect.safe_text import prepare_session
 from pgtop.collect.source import ConnectionLostError, first_line
 from pgtop.collect.statements import StatementTracker
 from pgtop.config import ConnectionSettings
-from pgtop.conninfo import describe_connect_error, parse_dsn
+from pgtop.conninfo import parse_dsn
 from pgtop.model import (
     Replication,
     Role,
@@ -113,13 +113,7 @@ class PostgresSource:
     async def connect(self) -> ServerInfo:
         """Open (or re-open) the session and probe the server; ConnectionLostError on failure."""
         await self._drop()
-        kwargs = session_kwargs(self._params, self._settings)
-        try:
-            conn = await psycopg.AsyncConnection.connect(
-                **kwargs, autocommit=True, prepare_threshold=None
-            )
-        except psycopg.Error as exc:
-            raise ConnectionLostError(describe_connect_error(exc, kwargs)) from None
+        conn = await connect_session(self._params, self._settings)
         self._conn = conn
         try:
             await prepare_session(conn)

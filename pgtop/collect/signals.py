@@ -24,12 +24,12 @@ from psycopg import errors
 from pgtop.actions import Outcome, Signal
 from pgtop.collect.batch import Conn, Query, run_batch
 from pgtop.collect.capabilities import quote_ident
-from pgtop.collect.per_database import session_kwargs
+from pgtop.collect.per_database import connect_session
 from pgtop.collect.probes import SPECS, compose, resolve
 from pgtop.collect.safe_text import prepare_session
-from pgtop.collect.source import first_line
+from pgtop.collect.source import ConnectionLostError, first_line
 from pgtop.config import ConnectionSettings
-from pgtop.conninfo import describe_connect_error, parse_dsn
+from pgtop.conninfo import parse_dsn
 
 __all__ = ["ACTION_SESSION_SUFFIX", "BackendSignals"]
 
@@ -70,8 +70,8 @@ class BackendSignals:
         async with self._lock:  # one action at a time on the session
             try:
                 conn = await self._session()
-            except _NoSessionError as exc:
-                return Outcome(False, str(exc))
+            except ConnectionLostError as exc:
+                return Outcome(False, f"{self._name}: no session for the action: {exc}")
             try:
                 return await self._send(conn, signal, pid, backend_start)
             except psycopg.Error as exc:
@@ -91,23 +91,13 @@ class BackendSignals:
         if self._conn is not None and not (self._conn.closed or self._conn.broken):
             return self._conn
         await self.close()
-        kwargs = session_kwargs(self._params, self._settings)
-        kwargs["application_name"] = self._settings.application_name + ACTION_SESSION_SUFFIX
-        try:
-            conn = await psycopg.AsyncConnection.connect(
-                **kwargs, autocommit=True, prepare_threshold=None
-            )
-        except psycopg.Error as exc:
-            raise _NoSessionError(
-                f"{self._name}: no session for the action: {describe_connect_error(exc, kwargs)}"
-            ) from None
+        name = self._settings.application_name + ACTION_SESSION_SUFFIX
+        conn = await connect_session(self._params, self._settings, application_name=name)
         try:
             await prepare_session(conn)
         except psycopg.Error as exc:
             await conn.close()
-            raise _NoSessionError(
-                f"{self._name}: no session for the action: {first_line(exc)}"
-            ) from None
+            raise ConnectionLostError(first_line(exc)) from None
         self._conn = conn
         return conn
 
@@ -167,7 +157,3 @@ class BackendSignals:
         if isinstance(exc, errors.QueryCanceled):
             return f"{self._name}: could not {verb} pid {pid} in time ({first_line(exc)})"
         return f"{self._name}: could not {verb} pid {pid}: {first_line(exc)}"
-
-
-class _NoSessionError(Exception):
-    """The action session could not be opened (the message says why, in one line)."""

@@ -350,7 +350,7 @@ class PgtopApp(App[None]):
     @on(Pane.SignalRequested)
     def _signal_requested(self, event: Pane.SignalRequested) -> None:
         """Ask, then send the signal in a worker (the UI keeps refreshing meanwhile)."""
-        what = "cancel" if event.signal is Signal.CANCEL else "terminate"
+        what = event.signal.value
         if self.read_only:
             self.notify(f"read-only (--read-only): {what} is off", severity="warning", timeout=6)
             return
@@ -391,8 +391,9 @@ class PgtopApp(App[None]):
     def _show_keys(self, pane: Pane) -> None:
         """The key bar for ``pane``: its own keys first, help early (the bar is cut at 80
         columns)."""
-        own = [b for b in vars(type(pane)).get("BINDINGS", []) if b not in SIGNAL_BINDINGS]
-        signals = [b for b in vars(type(pane)).get("BINDINGS", []) if b in SIGNAL_BINDINGS]
+        bindings = vars(type(pane)).get("BINDINGS", [])
+        own = [b for b in bindings if b not in SIGNAL_BINDINGS]
+        signals = [b for b in bindings if b in SIGNAL_BINDINGS]
         panes = Binding("1", "show_pane", "Panes", key_display="1-5")
         app_keys = [
             b

@@ -7,7 +7,6 @@ SELECT
             OR a.backend_start IS NULL
             OR a.backend_start = %(backend_start)s::timestamptz
             THEN pg_terminate_backend(a.pid)
-    END AS done,
-    a.backend_start
+    END AS done
 FROM pg_stat_activity AS a
 WHERE a.pid = %(pid)s
