@@ -22,7 +22,6 @@ import difflib
 import math
 import os
 import re
-import tempfile
 import textwrap
 import tomllib
 from collections.abc import Mapping
@@ -33,6 +32,8 @@ from typing import Any, Final, TypeVar, get_type_hints
 
 import platformdirs
 import tomli_w
+
+from pgtop.atomic import WriteError, write_atomically
 
 __all__ = [
     "ENV_VARS",
@@ -622,7 +623,7 @@ def load_state(path: Path | None = None) -> UiState:
 
 
 def save_state(state: UiState, path: Path | None = None) -> None:
-    """Write ``state.toml`` atomically (temp file in the same folder, then ``os.replace``).
+    """Write ``state.toml`` atomically (:func:`pgtop.atomic.write_atomically`).
 
     Creates the folder on first save and keeps keys it does not know. If the existing file is
     corrupt it is NOT overwritten: :class:`ConfigError` is raised instead.
@@ -646,23 +647,15 @@ def save_state(state: UiState, path: Path | None = None) -> None:
             doc[f.name] = value
     text = "# Written by pgtop; settings you edit belong in config.toml.\n" + tomli_w.dumps(doc)
 
-    tmp: Path | None = None
     try:
         file.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=file.parent, prefix=f".{file.name}.", suffix=".tmp")
-        tmp = Path(name)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, file)
-        tmp = None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ConfigError(f"state file {file}: cannot write ({reason})", path=file) from exc
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+    try:
+        write_atomically(file, text, replace=True)
+    except WriteError as exc:
+        raise ConfigError(f"state file {file}: {exc}", path=file) from exc
 
 
 def effective_theme(config: Config, state: UiState) -> str:

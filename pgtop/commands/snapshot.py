@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pgtop import __version__, logs
+from pgtop.atomic import WriteError, write_atomically
 from pgtop.commands.monitor import config_from_args
 from pgtop.commands.targets import Targets, make_sources, preflight
 from pgtop.conninfo import PgtopError, UsageError
@@ -41,7 +40,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
     if output is None:
         sys.stdout.write(text)
     else:
-        write_atomically(output, text, force=args.force)
+        write_document(output, text, force=args.force)
     return 0
 
 
@@ -143,26 +142,11 @@ def _pools(sample: BouncerSample | None) -> dict[str, Any] | None:
     }
 
 
-def write_atomically(path: Path, text: str, *, force: bool) -> None:
-    """Temp file in the same directory + rename: a reader never sees half a document, and an
-    existing file is replaced only with force (checked again right before the rename)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+def write_document(path: Path, text: str, *, force: bool) -> None:
+    """The document, written atomically; an existing file is replaced only with ``--force``."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if force:
-            os.replace(tmp_name, path)
-        else:
-            os.link(tmp_name, path)  # fails if the file appeared meanwhile: never overwrite
-            os.unlink(tmp_name)
-    except FileExistsError:
-        os.unlink(tmp_name)
-        raise UsageError(f"{path} exists: choose another name or pass --force") from None
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-        raise
+        write_atomically(path, text, replace=force)
+    except WriteError as exc:
+        if exc.exists:
+            raise UsageError(f"{path} exists: choose another name or pass --force") from None
+        raise PgtopError(str(exc)) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass, field
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 
+from pgtop.atomic import WriteError, write_atomically
 from pgtop.lab.installs import RunAs
 from pgtop.lab.names import STATE_FILE, LabError
 from pgtop.lab.processes import child_pids, pid_alive, stop_pid
@@ -61,9 +61,10 @@ class LabState:
 
     def save(self) -> None:
         path = Path(self.directory) / STATE_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        os.replace(tmp, path)
+        try:
+            write_atomically(path, json.dumps(asdict(self), indent=2), replace=True)
+        except WriteError as exc:
+            raise LabError(str(exc)) from exc
 
     @classmethod
     def load(cls, directory: Path) -> LabState:
