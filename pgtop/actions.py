@@ -1,7 +1,9 @@
-"""What the UI may ask of a server besides watching it: cancel a query, terminate a backend.
+"""What the UI may ask of a server besides watching it: cancel a query, terminate a backend,
+read one backend's locks.
 
-The UI holds a :class:`Signaller` (``pgtop.collect.signals.BackendSignals`` implements it) and
-never runs SQL itself, as with :class:`pgtop.feed.Feed`.
+The UI holds a :class:`Signaller` and an :class:`Inspector` (``pgtop.collect.signals.
+BackendSignals`` implements both, on one action session) and never runs SQL itself, as with
+:class:`pgtop.feed.Feed`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-__all__ = ["Outcome", "Signal", "Signaller"]
+__all__ = ["HeldLock", "Inspector", "LockReport", "Outcome", "Signal", "Signaller"]
 
 
 class Signal(StrEnum):
@@ -39,3 +41,33 @@ class Signaller(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLock:
+    """Locks of one backend with the same state, type, mode and target, counted."""
+
+    granted: bool
+    locktype: str
+    mode: str
+    target: str | None
+    """The relation (schema-qualified when needed), "xid 1234", "advisory 1:2" …"""
+    database: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockReport:
+    """One backend's locks as read on demand; ``error`` (one line) when they could not be."""
+
+    pid: int
+    locks: tuple[HeldLock, ...] = ()
+    error: str | None = None
+
+
+class Inspector(Protocol):
+    """Reads what is too costly for every tick, for one backend, on demand."""
+
+    async def locks(self, pid: int, backend_start: datetime | None) -> LockReport:
+        """The locks ``pid`` holds and awaits; never raises for a server's failure."""
+        ...

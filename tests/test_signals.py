@@ -215,3 +215,44 @@ async def test_no_server_is_one_line() -> None:
     assert "connection refused" in outcome.message
     assert "\n" not in outcome.message
     assert "secret" not in outcome.message
+
+
+async def test_locks_of_one_backend_held_and_awaited(lab: Lab) -> None:
+    """The backend details' ``l``: what a holder holds and a waiter awaits, counted, on the
+    action session, as the monitoring role; a reused pid reads nothing."""
+    admin = lab.superuser_dsn()
+    with psycopg.connect(admin, autocommit=True) as setup:
+        setup.execute("CREATE TABLE IF NOT EXISTS pgtop_locks_probe (id int)")
+    inspector = BackendSignals(lab.monitor_dsn())
+    holder = psycopg.connect(lab.superuser_dsn(), autocommit=False)
+    try:
+        holder.execute("LOCK TABLE pgtop_locks_probe IN ACCESS EXCLUSIVE MODE")
+        holder_pid = holder.info.backend_pid
+        with running(admin, "SELECT count(*) FROM pgtop_locks_probe /* waiter */") as waiter:
+            _wait_for(
+                lambda: (_backend(admin, waiter) or {}).get("state") == "active",
+                "the waiter to queue",
+            )
+            held = await inspector.locks(holder_pid, None)
+            assert held.error is None, held.error
+            exclusive = [
+                lock
+                for lock in held.locks
+                if lock.target == "pgtop_locks_probe" and lock.mode == "AccessExclusiveLock"
+            ]
+            assert len(exclusive) == 1
+            assert exclusive[0].granted
+            awaited = await inspector.locks(waiter, None)
+            assert awaited.error is None, awaited.error
+            waiting = [lock for lock in awaited.locks if not lock.granted]
+            assert [(w.target, w.mode) for w in waiting] == [
+                ("pgtop_locks_probe", "AccessShareLock")
+            ]
+            other_start = datetime(2000, 1, 1).astimezone()
+            assert (await inspector.locks(holder_pid, other_start)).locks == ()
+        holder.rollback()
+    finally:
+        holder.close()
+        await inspector.close()
+        with psycopg.connect(admin, autocommit=True) as cleanup:
+            cleanup.execute("DROP TABLE IF EXISTS pgtop_locks_probe")

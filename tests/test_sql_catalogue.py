@@ -28,6 +28,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     # pid 0 is no backend: the actions' statements run and signal nothing
     "cancel_backend": {"pid": 0, "backend_start": None},
     "terminate_backend": {"pid": 0, "backend_start": None, "wait_ms": 100},
+    "backend_locks": {"pid": 0, "backend_start": None},
 }
 
 

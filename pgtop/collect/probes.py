@@ -86,6 +86,7 @@ SPECS: dict[str, ProbeSpec] = {
     "unused_indexes": ProbeSpec(when="advice"),
     "cancel_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "terminate_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
+    "backend_locks": ProbeSpec(when="action"),
 }
 
 

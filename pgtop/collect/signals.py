@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from pgtop.actions import Outcome, Signal
+from pgtop.actions import HeldLock, LockReport, Outcome, Signal
 from pgtop.collect.batch import Conn, Query, run_batch
 from pgtop.collect.capabilities import quote_ident
 from pgtop.collect.per_database import connect_session
@@ -78,6 +78,41 @@ class BackendSignals:
                 if conn.broken or conn.closed:
                     await self.close()
                 return Outcome(False, self._explain(exc, conn, signal, pid))
+
+    async def locks(self, pid: int, backend_start: datetime | None) -> LockReport:
+        """The locks backend ``pid`` holds and awaits (the backend details screen's ``l``)."""
+        async with self._lock:
+            try:
+                conn = await self._session()
+            except ConnectionLostError as exc:
+                return LockReport(pid, error=f"{self._name}: no session to read locks: {exc}")
+            probe = resolve("backend_locks", conn.info.server_version)
+            assert probe is not None
+            try:
+                (rows,) = await run_batch(
+                    conn,
+                    [Query(compose(probe), {"pid": pid, "backend_start": backend_start})],
+                    statement_timeout_ms=self._settings.statement_timeout_ms,
+                    lock_timeout_ms=self._settings.lock_timeout_ms,
+                )
+            except psycopg.Error as exc:
+                if conn.broken or conn.closed:
+                    await self.close()
+                return LockReport(pid, error=f"{self._name}: locks of pid {pid}: {first_line(exc)}")
+        return LockReport(
+            pid,
+            tuple(
+                HeldLock(
+                    granted=bool(r["granted"]),
+                    locktype=r["locktype"],
+                    mode=r["mode"],
+                    target=r["target"],
+                    database=r["database"],
+                    count=int(r["count"]),
+                )
+                for r in rows
+            ),
+        )
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
