@@ -29,7 +29,13 @@ PARAMS: dict[str, dict[str, Any]] = {
     "cancel_backend": {"pid": 0, "backend_start": None},
     "terminate_backend": {"pid": 0, "backend_start": None, "wait_ms": 100},
     "backend_locks": {"pid": 0, "backend_start": None},
+    # EXPLAIN's look-ups: no backend, no entry, no prepared statement (no rows)
+    "explain_activity": {"pid": 0, "backend_start": None},
+    "explain_statement_text": {"queryid": 1, "userid": None, "user": None},
+    "explain_parameters": {"name": "pgtop_explain"},
 }
+
+EXPLAIN = {"explain_context", "explain_activity", "explain_statement_text", "explain_parameters"}
 
 
 def _version_for(floor: tuple[int, ...], axis: Axis) -> tuple[int, str | None]:
@@ -66,6 +72,10 @@ def test_every_file_is_selected_for_its_floor() -> None:
         ("statements_info", 130000, "1.8", None),
         ("statements_info", 180000, "1.11", "statements_info.pss1_9.sql"),
         ("statement_texts", 130000, "1.8", "statement_texts.sql"),
+        ("explain_activity", 130000, None, "explain_activity.sql"),
+        ("explain_activity", 140000, None, "explain_activity.pg14.sql"),
+        ("explain_statement_text", 130000, "1.8", "explain_statement_text.sql"),
+        ("explain_statement_text", 180000, None, None),
     ],
 )
 def test_resolver_picks_highest_floor(
@@ -129,12 +139,14 @@ def test_every_probe_runs_on_the_primary(lab: Lab) -> None:
     assert {"server", "activity", "locks", "replicas", "slots", "archiver", "progress"} <= ran
     assert {"statements", "statements_info", "statement_texts", "names"} <= ran
     assert {"cancel_backend", "terminate_backend"} <= ran
+    assert ran >= EXPLAIN
     assert "standby" not in ran
 
 
 def test_every_probe_runs_on_the_replica(lab: Lab) -> None:
     ran = _run_all(lab.replica_dsn())
     assert {"server", "activity", "locks", "standby", "slots", "archiver", "statements"} <= ran
+    assert ran >= EXPLAIN  # a standby's rows are explained on the standby
     assert "replicas" not in ran
 
 

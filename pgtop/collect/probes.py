@@ -48,7 +48,7 @@ class ProbeSpec:
 
     axis: Axis = Axis.SERVER
     when: str = "tick"  # tick (every poll), connect (once), on_demand (tick when needed), advice,
-    # action (a user's command, on a session of its own)
+    # action (a user's command, on a session of its own), explain (on an explain session)
     role: Role | None = None  # None: any role
     # what a failing probe tells the user; {role} is the monitoring role, quoted
     grant: str = "needs pg_monitor: GRANT pg_monitor TO {role}"
@@ -57,6 +57,10 @@ class ProbeSpec:
 _SIGNAL_GRANT = (
     "needs pg_signal_backend for other roles' backends: GRANT pg_signal_backend TO {role} "
     "(a superuser's backends only a superuser can signal)"
+)
+
+_READ_STATS_GRANT = (
+    "needs pg_read_all_stats to read other roles' queries: GRANT pg_read_all_stats TO {role}"
 )
 
 SPECS: dict[str, ProbeSpec] = {
@@ -87,6 +91,11 @@ SPECS: dict[str, ProbeSpec] = {
     "cancel_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "terminate_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "backend_locks": ProbeSpec(when="action"),
+    # EXPLAIN (e, E): on an explain session per server and database (collect/explain.py)
+    "explain_context": ProbeSpec(when="explain"),
+    "explain_activity": ProbeSpec(when="explain", grant=_READ_STATS_GRANT),
+    "explain_statement_text": ProbeSpec(axis=Axis.PSS, when="explain", grant=_READ_STATS_GRANT),
+    "explain_parameters": ProbeSpec(when="explain"),
 }
 
 
