@@ -13,7 +13,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-__all__ = ["HeldLock", "Inspector", "LockReport", "Outcome", "Signal", "Signaller"]
+__all__ = [
+    "HeldLock",
+    "Inspector",
+    "LockReport",
+    "Outcome",
+    "Signal",
+    "Signaller",
+    "StatementReport",
+]
 
 
 class Signal(StrEnum):
@@ -65,9 +73,29 @@ class LockReport:
     error: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class StatementReport:
+    """Every counter pg_stat_statements has for one entry (the server's column names, in its
+    order), read on demand; ``error`` (one line) when it could not be read."""
+
+    counters: tuple[tuple[str, object], ...] = ()
+    server_total_ms: float | None = None
+    """The server's total execution time over all entries (the entry's share is computed
+    from it)."""
+    error: str | None = None
+
+
 class Inspector(Protocol):
     """Reads what is too costly for every tick, for one backend, on demand."""
 
     async def locks(self, pid: int, backend_start: datetime | None) -> LockReport:
         """The locks ``pid`` holds and awaits; never raises for a server's failure."""
         ...
+
+    async def statement(
+        self, queryid: int, user: str | None, database: str | None
+    ) -> StatementReport:
+        """Every counter of one pg_stat_statements entry; never raises for a server's failure."""
+        ...
+
+    async def close(self) -> None: ...

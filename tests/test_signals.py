@@ -256,3 +256,36 @@ async def test_locks_of_one_backend_held_and_awaited(lab: Lab) -> None:
         await inspector.close()
         with psycopg.connect(admin, autocommit=True) as cleanup:
             cleanup.execute("DROP TABLE IF EXISTS pgtop_locks_probe")
+
+
+async def test_every_counter_of_one_statement(lab: Lab) -> None:
+    """Statement details: every column the server's pg_stat_statements has, by its own name,
+    and the server's total for the share; a statement that is gone says so."""
+    marker = "SELECT 42 AS pgtop_counters_probe"
+    with psycopg.connect(lab.app_dsn(), autocommit=True) as app:
+        for _ in range(3):
+            app.execute(marker)
+    with psycopg.connect(lab.superuser_dsn("app"), autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT s.queryid, r.rolname, d.datname FROM pg_stat_statements s"
+            " JOIN pg_roles r ON r.oid = s.userid JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE s.query LIKE '%pgtop_counters_probe%'"
+        ).fetchone()
+    assert row is not None
+    queryid, user, database = row
+    inspector = BackendSignals(lab.monitor_dsn())
+    try:
+        report = await inspector.statement(queryid, user, database)
+        assert report.error is None, report.error
+        counters = dict(report.counters)
+        assert counters["calls"] >= 3
+        assert {"total_exec_time", "mean_exec_time", "shared_blks_hit", "wal_bytes"} <= set(
+            counters
+        )
+        assert "query" not in counters
+        assert report.server_total_ms is not None
+        assert report.server_total_ms >= counters["total_exec_time"]
+        gone = await inspector.statement(1, user, database)
+        assert gone.error == "statement 1 is no longer in pg_stat_statements"
+    finally:
+        await inspector.close()

@@ -91,6 +91,7 @@ SPECS: dict[str, ProbeSpec] = {
     "cancel_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "terminate_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "backend_locks": ProbeSpec(when="action"),
+    "statement_counters": ProbeSpec(axis=Axis.PSS, when="action"),
     # EXPLAIN (e, E): on an explain session per server and database (collect/explain.py)
     "explain_context": ProbeSpec(when="explain"),
     "explain_activity": ProbeSpec(when="explain", grant=_READ_STATS_GRANT),

@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import errors
 
-from pgtop.actions import HeldLock, LockReport, Outcome, Signal
+from pgtop.actions import HeldLock, LockReport, Outcome, Signal, StatementReport
 from pgtop.collect.batch import Conn, Query, run_batch
 from pgtop.collect.capabilities import quote_ident
 from pgtop.collect.per_database import connect_session
@@ -59,6 +59,8 @@ class BackendSignals:
         self._params = parse_dsn(dsn)
         self._settings = settings or ConnectionSettings()
         self._conn: Conn | None = None
+        self._pss: tuple[str | None, str | None] | None = None
+        """(pg_stat_statements version, schema) in the action session's database."""
         self._lock = asyncio.Lock()
 
     @property
@@ -114,7 +116,56 @@ class BackendSignals:
             ),
         )
 
+    async def statement(
+        self, queryid: int, user: str | None, database: str | None
+    ) -> StatementReport:
+        """Every counter of one pg_stat_statements entry (the statement details screen)."""
+        async with self._lock:
+            try:
+                conn = await self._session()
+            except ConnectionLostError as exc:
+                return StatementReport(error=f"{self._name}: no session: {exc}")
+            timeout_ms = self._settings.statement_timeout_ms
+            lock_ms = self._settings.lock_timeout_ms
+            try:
+                if self._pss is None:
+                    context = resolve("capabilities", conn.info.server_version)
+                    assert context is not None
+                    (rows,) = await run_batch(
+                        conn,
+                        [Query(compose(context))],
+                        statement_timeout_ms=timeout_ms,
+                        lock_timeout_ms=lock_ms,
+                    )
+                    self._pss = (rows[0]["pss_version"], rows[0]["pss_schema"])
+                version, schema = self._pss
+                probe = resolve("statement_counters", conn.info.server_version, version)
+                if probe is None:
+                    return StatementReport(
+                        error=f"{self._name}: pg_stat_statements is not installed in "
+                        f"{quote_ident(conn.info.dbname)}"
+                    )
+                params = {"queryid": queryid, "user": user, "database": database}
+                query = Query(compose(probe, schema), params)
+                (rows,) = await run_batch(
+                    conn, [query], statement_timeout_ms=timeout_ms, lock_timeout_ms=lock_ms
+                )
+            except psycopg.Error as exc:
+                if conn.broken or conn.closed:
+                    await self.close()
+                return StatementReport(
+                    error=f"{self._name}: statement {queryid}: {first_line(exc)}"
+                )
+        if not rows:
+            return StatementReport(error=f"statement {queryid} is no longer in pg_stat_statements")
+        total = rows[0]["server_total_ms"]
+        return StatementReport(
+            counters=tuple(rows[0]["counters"].items()),
+            server_total_ms=float(total) if total is not None else None,
+        )
+
     async def close(self) -> None:
+        self._pss = None
         conn, self._conn = self._conn, None
         if conn is not None and not conn.closed:
             with contextlib.suppress(psycopg.Error):
