@@ -52,6 +52,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal
 
+from pgtop import units
+
 __all__ = [
     "MISESTIMATE_BANDS",
     "TIME_BANDS",
@@ -216,6 +218,7 @@ class Jit:
 Direction = Literal["under", "over"]
 FindingKind = Literal[
     "filter",
+    "filtered_scan",
     "sort_spill",
     "hash_spill",
     "hashagg_spill",
@@ -1146,7 +1149,7 @@ def findings(plan: Plan) -> list[Finding]:
     """One-line findings, in the order a DBA reads them: wasted scans, spills to disk, bad
     estimates, heap fetches, JIT, triggers. Each names its node, so it reads without colour."""
     if not plan.analyzed:
-        return []
+        return _estimated_findings(plan)
     out: list[Finding] = []
     by_time = sorted(plan.nodes, key=lambda n: -(n.exclusive_ms or 0.0))
     work_mem = plan.setting("work_mem")
@@ -1261,6 +1264,27 @@ def findings(plan: Plan) -> list[Finding]:
     return out
 
 
+def _estimated_findings(plan: Plan) -> list[Finding]:
+    """Without ANALYZE nothing was measured: the plan's costliest node, when it is a Seq Scan
+    that tests every row against a filter (the usual sign of a missing or unusable index)."""
+    node = costliest(plan)
+    condition = (
+        next((text for name, text in node.conditions if name == "Filter"), None) if node else None
+    )
+    if node is None or node.node_type != "Seq Scan" or condition is None:
+        return []
+    expected = node.estimated_rows
+    estimate = f"; the planner expects {_rows(expected)} to match" if expected is not None else ""
+    return [
+        Finding(
+            "filtered_scan",
+            node.node_id,
+            f"{_named(node)} is the costliest node: it reads every row and tests it against "
+            f"Filter {condition}{estimate} (an estimate: E measures it)",
+        )
+    ]
+
+
 def _named(node: Node) -> str:
     """The node's label; one without a relation of its own names the first one under it."""
     if node.relation or node.index_name or node.cte_name or node.function_name:
@@ -1292,10 +1316,8 @@ def _factor(factor: float) -> str:
 
 
 def _kb(kb: int | None) -> str:
-    return "? kB" if kb is None else f"{kb:,} kB"
+    return "? KiB" if kb is None else units.size(kb * 1024)
 
 
 def _ms(ms: float | None) -> str:
-    if ms is None:
-        return "? ms"
-    return f"{ms:,.1f} ms" if ms >= 1 else f"{ms:.3f} ms"
+    return "? ms" if ms is None else f"{units.milliseconds(ms)} ms"

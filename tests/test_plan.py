@@ -57,7 +57,7 @@ def test_the_module_is_pure() -> None:
         "('textual', 'psycopg', 'rich', 'pgtop')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['pgtop', 'pgtop.plan']"
+    assert out.stdout.strip() == "['pgtop', 'pgtop.plan', 'pgtop.units']"
 
 
 # --------------------------------------------------------------------------- every recording
@@ -344,7 +344,7 @@ def test_sort_on_disk() -> None:
     assert scan.exclusive_buffers.io_read_ms == 1.08
     assert sort.exclusive_buffers.io_read_ms == 0.0
     assert [f.text for f in findings(plan)] == [
-        "Sort (pgbench_accounts): sorted on disk (external merge, 9,736 kB); work_mem is 64kB"
+        "Sort (pgbench_accounts): sorted on disk (external merge, 9.5 MiB); work_mem is 64kB"
     ]
 
 
@@ -375,7 +375,7 @@ def test_hash_aggregate_on_disk() -> None:
     # 100,000 estimated groups against 50,000: over by 2
     assert agg.misestimate == approx(2.0)
     assert [f.text for f in findings(plan)] == [
-        "HashAggregate (pgbench_accounts): aggregated in 85 batches, 3,464 kB on disk; "
+        "HashAggregate (pgbench_accounts): aggregated in 85 batches, 3.4 MiB on disk; "
         "work_mem is 64kB"
     ]
 
@@ -455,7 +455,7 @@ def test_jit_taking_most_of_the_execution() -> None:
     # 53.312 / 62.464 = 85.3 %
     assert plan.jit_share == approx(53.312 / 62.464)
     assert [f.text for f in findings(plan)] == [
-        "JIT compilation took 53.3 ms of the 62.5 ms execution (85%, 5 functions)"
+        "JIT compilation took 53.31 ms of the 62.46 ms execution (85%, 5 functions)"
     ]
 
 
@@ -473,7 +473,7 @@ def test_triggers_and_wal() -> None:
     assert insert.misestimate == 1.0
     # 2.542 / 3.620 = 70.2 %
     assert [f.text for f in findings(plan)] == [
-        "Trigger RI_ConstraintTrigger_c_16495 on child took 2.5 ms (70% of execution, 500 calls)"
+        "Trigger RI_ConstraintTrigger_c_16495 on child took 2.54 ms (70% of execution, 500 calls)"
     ]
     assert plan.planning_ms == 0.017
     assert plan.planning_buffers is not None
@@ -869,9 +869,7 @@ def test_a_sort_spilled_by_a_worker_only() -> None:
         2048,
         "Disk",
     )
-    assert [f.text for f in findings(plan)] == [
-        "Sort (t): sorted on disk (external merge, 2,048 kB)"
-    ]
+    assert [f.text for f in findings(plan)] == ["Sort (t): sorted on disk (external merge, 2 MiB)"]
 
 
 # --------------------------------------------------------------------------- anything at all
@@ -933,3 +931,36 @@ def test_any_document_reads_or_raises_plan_error(root: dict[str, Any], top: dict
     slowest(plan)
     worst_misestimate(plan)
     costliest(plan)
+
+
+def test_plain_explain_names_a_filtered_seq_scan_as_the_costliest_node() -> None:
+    """Without ANALYZE nothing is measured: the costliest node, a Seq Scan testing every row
+    against a filter (a lookup whose index was dropped), is the finding; an index scan is not."""
+    from pgtop.plan import costliest, findings, parse_plan
+
+    doc = [
+        {
+            "Plan": {
+                "Node Type": "Seq Scan",
+                "Relation Name": "pgbench_accounts",
+                "Alias": "pgbench_accounts",
+                "Startup Cost": 0.0,
+                "Total Cost": 2890.0,
+                "Plan Rows": 1,
+                "Plan Width": 97,
+                "Filter": "(aid = $1)",
+            }
+        }
+    ]
+    plan = parse_plan(doc)
+    node = costliest(plan)
+    assert node is not None
+    assert node.node_type == "Seq Scan"
+    (finding,) = findings(plan)
+    assert finding.kind == "filtered_scan"
+    assert finding.text.startswith(
+        "Seq Scan on pgbench_accounts is the costliest node: it reads every row and tests it "
+        "against Filter (aid = $1); the planner expects 1 to match"
+    )
+    doc[0]["Plan"] |= {"Node Type": "Index Scan", "Index Name": "pgbench_accounts_pkey"}
+    assert findings(parse_plan(doc)) == []
