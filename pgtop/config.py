@@ -9,6 +9,10 @@ Sources, lowest precedence first::
 drop the user's comments. What pgtop remembers by itself (the theme picked in the UI) goes in
 ``state.toml`` beside it, written atomically by :func:`save_state`.
 
+One schema, the section dataclasses below (types, ranges, documentation, env var), checked by
+msgspec: each source is merged onto the values so far and converted (:func:`validate`). Adding a
+section is a dataclass, a field of :class:`Config` and an entry in ``_SECTIONS``.
+
 The effective theme composes as ``CLI/env > state.toml > config.toml > default``; see
 :func:`effective_theme`.
 
@@ -19,19 +23,21 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import os
 import re
 import textwrap
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, TypeVar, get_type_hints
+from typing import Annotated, Any, ClassVar, Final, TypeVar, get_type_hints
 
+import msgspec
+import msgspec.inspect as mi
 import platformdirs
 import tomli_w
+from msgspec import Meta
 
 from pgtop.atomic import WriteError, write_atomically
 
@@ -52,8 +58,10 @@ __all__ = [
     "effective_theme",
     "load_config",
     "load_state",
+    "read_toml",
     "render_default_config",
     "save_state",
+    "validate",
 ]
 
 APP_NAME: Final = "pgtop"
@@ -76,7 +84,7 @@ class ConfigError(Exception):
         self.path = path
         """The file at fault, if the problem is in a file."""
         self.line = line
-        """1-based line of a TOML syntax error, if known."""
+        """1-based line of a TOML syntax error or of the key at fault, if known."""
         self.key = key
         """Dotted key at fault (``"monitor.refresh"``), if known."""
 
@@ -99,12 +107,14 @@ def _setting(
     hi: float | None = None,
 ) -> _T:
     """A schema field: default, one-line documentation, optional env var and range [lo, hi]."""
-    meta = {"doc": doc, "env": env, "lo": lo, "hi": hi}
-    return field(default=default, metadata=meta)
+    return field(default=default, metadata={"doc": doc, "env": env, "lo": lo, "hi": hi})
 
 
 # --------------------------------------------------------------------------------------------------
-# Schema
+# Schema: msgspec checks the types, ranges and patterns (a description says what is valid)
+
+NonEmpty = Annotated[str, Meta(pattern=r"\S", description="a non-empty string")]
+Level = Annotated[float, Meta(ge=0, le=1e18, description="a finite number >= 0")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,18 +123,45 @@ class Threshold:
 
     ``higher_is_worse=True``: a value at or above ``warn`` warns, at or above ``crit`` is critical.
     ``higher_is_worse=False`` (e.g. cache hit ratio): at or below ``warn`` warns, at or below
-    ``crit`` is critical. The direction is part of the schema, not configurable.
+    ``crit`` is critical. The direction is part of the schema, not configurable; a pair whose crit
+    is on the good side of warn raises ValueError.
     """
 
     warn: float
     crit: float
     higher_is_worse: bool = True
 
+    def __post_init__(self) -> None:
+        if self.higher_is_worse and self.crit < self.warn:
+            raise ValueError(f"crit ({self.crit:g}) must not be below warn ({self.warn:g})")
+        if not self.higher_is_worse and self.crit > self.warn:
+            raise ValueError(
+                f"crit ({self.crit:g}) must not be above warn ({self.warn:g}) (lower is worse)"
+            )
+
     def level(self, value: float) -> int:
         """0 = ok, 1 = warn, 2 = crit."""
         if self.higher_is_worse:
             return 2 if value >= self.crit else 1 if value >= self.warn else 0
         return 2 if value <= self.crit else 1 if value <= self.warn else 0
+
+
+class _Levels(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A threshold as TOML spells it, ``{ warn = 70, crit = 85 }``, merged onto its default."""
+
+    warn: Level
+    crit: Level
+    higher_is_worse: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        self.threshold()  # Threshold's direction rule, raised where msgspec names the key
+
+    def threshold(self) -> Threshold:
+        return Threshold(self.warn, self.crit, self.higher_is_worse)
+
+
+class _LowerIsWorse(_Levels, frozen=True, forbid_unknown_fields=True):
+    higher_is_worse: ClassVar[bool] = False
 
 
 _GIB: Final = 1024**3
@@ -137,7 +174,7 @@ class MonitorSettings:
     refresh: float = _setting(
         2.0, "Seconds between polls of each server.", env="PGTOP_REFRESH", lo=0.5, hi=60
     )
-    theme: str = _setting(
+    theme: NonEmpty = _setting(
         "pgtop-dark",
         "Theme: pgtop-dark, pgtop-light, pgtop-high-contrast (or dark, light, high-contrast),"
         " or the name of a theme file in the user's themes folder.",
@@ -182,7 +219,7 @@ class ConnectionSettings:
         lo=1,
         hi=600,
     )
-    application_name: str = _setting(
+    application_name: NonEmpty = _setting(
         "pgtop",
         "application_name of pgtop's sessions (they are hidden from its own activity list).",
         env="PGTOP_APPLICATION_NAME",
@@ -237,7 +274,7 @@ class Thresholds:
 class SnapshotSettings:
     """``[snapshot]``: headless ``pgtop snapshot``."""
 
-    output_dir: str = _setting(
+    output_dir: NonEmpty = _setting(
         "snapshots", "Folder baseline documents are written to (relative to the working dir)."
     )
     duration_s: int = _setting(
@@ -271,9 +308,26 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
 }
 
 
-def _all_keys() -> list[str]:
-    return [f"{s}.{f.name}" for s, cls in _SECTIONS.items() for f in dataclasses.fields(cls)]
+def _section_schema(cls: type[Any]) -> type[msgspec.Struct]:
+    """msgspec's view of a section dataclass: its fields, types and ranges; no unknown keys."""
+    hints = get_type_hints(cls, include_extras=True)
 
+    def wire(f: dataclasses.Field[Any]) -> Any:
+        if isinstance(f.default, Threshold):
+            levels = _Levels if f.default.higher_is_worse else _LowerIsWorse
+            return Annotated[levels, Meta(description="a table like { warn = 1, crit = 2 }")]
+        return Annotated[hints[f.name], Meta(ge=f.metadata["lo"], le=f.metadata["hi"])]
+
+    fields = [(f.name, wire(f)) for f in dataclasses.fields(cls)]
+    return msgspec.defstruct(cls.__name__, fields, forbid_unknown_fields=True)
+
+
+_SCHEMA: Final = msgspec.defstruct(
+    "Settings",
+    [(section, _section_schema(cls)) for section, cls in _SECTIONS.items()],
+    forbid_unknown_fields=True,
+)
+"""The whole of config.toml, every key present (each source is merged onto the defaults)."""
 
 ENV_VARS: Final[dict[str, str]] = {
     f.metadata["env"]: f"{s}.{f.name}"
@@ -304,15 +358,15 @@ def default_state_path() -> Path:
 
 
 # --------------------------------------------------------------------------------------------------
-# Reading TOML
+# Reading and validating TOML (pgtop.themes uses these too)
 
 
-_AT_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
-_AT_END = re.compile(r"\s*\(at end of document\)\s*$")
+_AT = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)\)\s*$")
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
-    """Parse ``path``; every failure becomes a one-line ConfigError naming file (and line)."""
+def read_toml(path: Path, what: str) -> tuple[dict[str, Any], str]:
+    """Parse ``path``: the document and its text. Failures are one-line ConfigErrors naming
+    ``what`` (``"config file"``), the file and the line; a missing file is FileNotFoundError."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -328,23 +382,114 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
             f"{what} {path}, line {line}: not valid UTF-8", path=path, line=line
         ) from exc
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:
         message = str(exc).splitlines()[0] if str(exc) else "syntax error"
-        lineno = getattr(exc, "lineno", None)  # Python >= 3.14
-        err_line: int | None = lineno if isinstance(lineno, int) else None
-        if m := _AT_LINE.search(message):
-            err_line = err_line or int(m.group(1))
-            message = message[: m.start()]
-        elif m := _AT_END.search(message):
-            err_line = err_line or max(1, len(text.splitlines()))
-            message = message[: m.start()] + " at end of file"
-        where = f"{what} {path}" + (f", line {err_line}" if err_line else "")
-        raise ConfigError(f"{where}: invalid TOML ({message})", path=path, line=err_line) from exc
+        at: int | None = None
+        if m := _AT.search(message):  # "(at line 3, column 9)" or "(at end of document)"
+            at = int(m[1]) if m[1] else max(1, len(text.splitlines()))
+            message = message[: m.start()] + ("" if m[1] else " at end of file")
+        where = f"{what} {path}" + (f", line {at}" if at else "")
+        raise ConfigError(f"{where}: invalid TOML ({message})", path=path, line=at) from exc
 
 
-# --------------------------------------------------------------------------------------------------
-# Validation
+def validate(
+    value: object,
+    schema: type[_T],
+    where: str,
+    *,
+    path: Path | None = None,
+    text: str | None = None,
+    strict: bool = True,
+) -> _T:
+    """``msgspec.convert(value, schema)``; a failure is one ConfigError: ``where``, the key's
+    line in ``text`` (the TOML it came from) if found, the key and what it must be."""
+    try:
+        return msgspec.convert(value, schema, strict=strict)
+    except msgspec.ValidationError as exc:
+        key, problem = _explain(str(exc), value, schema)
+        line = _line_of(text, key) if text is not None else None
+        where += f", line {line}" if line else ""
+        dotted = ".".join(key) or None
+        raise ConfigError(f"{where}: {problem}", path=path, line=line, key=dotted) from None
+
+
+_ERROR_AT = re.compile(r" - at (?:`key` in )?`\$(.*)`$")
+_FIELD = re.compile(r"Object (contains unknown|missing required) field `(.*)`$")
+_KINDS: Final[dict[type[mi.Type], str]] = {
+    mi.BoolType: "true or false",
+    mi.IntType: "a whole number",
+    mi.FloatType: "a number",
+    mi.StrType: "a string",
+    mi.DictType: "a table",
+    mi.StructType: "a table",
+}
+
+
+def _explain(message: str, value: object, schema: type[Any]) -> tuple[list[str], str]:
+    """msgspec's message (``Expected `float` <= 60.0 - at `$.monitor.refresh```) in pgtop's
+    words: the key path and ``"monitor.refresh" must be a number between 0.5 and 60, got 100``."""
+    at = _ERROR_AT.search(message)
+    key = [part for part in re.sub(r"\[.*?\]", "", at[1]).split(".") if part] if at else []
+    message, root = message[: at.start()] if at else message, mi.type_info(schema)
+    if m := _FIELD.match(message):
+        key.append(m[2])
+        dotted = ".".join(key)
+        if m[1] == "missing required":
+            return key, f'"{dotted}" is required'
+        names = _names(root)
+        close = [n for n in names if n.endswith(f".{m[2]}")]
+        close = close or difflib.get_close_matches(dotted, names, n=1)
+        what, spell = "key", "{}"
+        if len(key) == 1 and isinstance(_get(value, key), dict):  # a [table] at the top
+            what, spell = "section", "[{}]"
+        hint = f' (did you mean "{spell.format(close[0])}"?)' if close else ""
+        return key, f'unknown {what} "{spell.format(dotted)}"{hint}'
+    dotted = ".".join(key)
+    if not message.startswith("Expected"):
+        return key, f'"{dotted}" {message}'  # a rule of the type, e.g. a threshold's direction
+    t: mi.Type | None = root
+    for part in key:
+        t = _fields(t).get(part)
+    t, expected = _unwrap(t)  # what a valid value is: the description, else kind and range
+    if not expected:
+        expected = next((kind for cls, kind in _KINDS.items() if isinstance(t, cls)), "valid")
+        low, high = getattr(t, "ge", None), getattr(t, "le", None)
+        expected += f" between {low} and {high}" if low is not None and high is not None else ""
+    return key, f'"{dotted}" must be {expected}, got {_show(_get(value, key))}'
+
+
+def _unwrap(t: mi.Type | None) -> tuple[mi.Type | None, str | None]:
+    """``t`` seen through ``Annotated`` and ``| None``, and its description if it has one."""
+    description = None
+    while isinstance(t, mi.Metadata | mi.UnionType):
+        if isinstance(t, mi.UnionType):
+            t = t.types[0]
+        else:
+            description = description or (t.extra_json_schema or {}).get("description")
+            t = t.type
+    return t, description
+
+
+def _fields(t: mi.Type | None) -> dict[str, mi.Type]:
+    """The fields of a struct or dataclass type (none for any other type)."""
+    t = _unwrap(t)[0]
+    return (
+        {f.name: f.type for f in t.fields}
+        if isinstance(t, mi.StructType | mi.DataclassType)
+        else {}
+    )
+
+
+def _names(t: mi.Type, prefix: str = "") -> list[str]:
+    """Every dotted key of a schema, for "did you mean" hints."""
+    return [n for k, sub in _fields(t).items() for n in (prefix + k, *_names(sub, f"{prefix}{k}."))]
+
+
+def _get(value: object, key: Sequence[str]) -> object:
+    for part in key:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 def _show(value: object) -> str:
@@ -352,193 +497,54 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _unknown(where: str, key: str, candidates: list[str], path: Path | None) -> ConfigError:
-    close = difflib.get_close_matches(key, candidates, n=1)
-    hint = f' (did you mean "{close[0]}"?)' if close else ""
-    return ConfigError(f'{where}: unknown key "{key}"{hint}', path=path, key=key)
+_KEY_LINE = re.compile(r"""\s*(\[*)\s*([\w"'. -]+?)\s*[]=]""")  # "[a.b]" or "a.b = …"
 
 
-def _check_scalar(
-    value: object, typ: Any, meta: Mapping[str, Any], key: str, where: str, path: Path | None
-) -> object:
-    def bad(message: str) -> ConfigError:
-        return ConfigError(f'{where}: "{key}" {message}', path=path, key=key)
-
-    result: object
-    if typ is bool:
-        if not isinstance(value, bool):
-            raise bad(f"must be true or false, got {_show(value)}")
-        return value
-    if typ is str:
-        if not isinstance(value, str) or not value.strip():
-            raise bad(f"must be a non-empty string, got {_show(value)}")
-        return value
-    if typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise bad(f"must be a whole number, got {_show(value)}")
-        result = value
-    elif typ is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise bad(f"must be a number, got {_show(value)}")
-        if not math.isfinite(value):
-            raise bad(f"must be a finite number, got {_show(value)}")
-        result = float(value)
-    else:  # pragma: no cover - schema only uses the types above
-        raise TypeError(f"unsupported setting type {typ!r} for {key}")
-    low, high = meta.get("lo"), meta.get("hi")
-    if low is not None and high is not None and not low <= value <= high:
-        raise bad(f"must be between {low:g} and {high:g}, got {_show(value)}")
-    if low is not None and value < low:
-        raise bad(f"must be at least {low:g}, got {_show(value)}")
-    if high is not None and value > high:
-        raise bad(f"must be at most {high:g}, got {_show(value)}")
-    return result
-
-
-def _check_threshold(
-    value: object, current: Threshold, key: str, where: str, path: Path | None
-) -> Threshold:
-    """Merge a ``{warn = .., crit = ..}`` table (either may be absent) onto ``current``."""
-    if isinstance(value, Threshold):
-        value = {"warn": value.warn, "crit": value.crit}
-    if not isinstance(value, Mapping):
-        raise ConfigError(
-            f'{where}: "{key}" must be a table like {{ warn = 1, crit = 2 }}, got {_show(value)}',
-            path=path,
-            key=key,
-        )
-    levels = {"warn": current.warn, "crit": current.crit}
-    for name, level in value.items():
-        sub = f"{key}.{name}"
-        if name not in levels:
-            raise _unknown(where, sub, [f"{key}.warn", f"{key}.crit"], path)
-        if isinstance(level, bool) or not isinstance(level, int | float):
-            raise ConfigError(
-                f'{where}: "{sub}" must be a number, got {_show(level)}', path=path, key=sub
-            )
-        if not math.isfinite(level) or level < 0:
-            raise ConfigError(
-                f'{where}: "{sub}" must be a finite number >= 0, got {_show(level)}',
-                path=path,
-                key=sub,
-            )
-        levels[name] = float(level)
-    warn, crit = levels["warn"], levels["crit"]
-    if current.higher_is_worse and crit < warn:
-        raise ConfigError(
-            f'{where}: "{key}" crit ({crit:g}) must not be below warn ({warn:g})',
-            path=path,
-            key=key,
-        )
-    if not current.higher_is_worse and crit > warn:
-        raise ConfigError(
-            f'{where}: "{key}" crit ({crit:g}) must not be above warn ({warn:g}) (lower is worse)',
-            path=path,
-            key=key,
-        )
-    return Threshold(warn, crit, current.higher_is_worse)
-
-
-_Values = dict[str, dict[str, Any]]
-
-
-def _set(
-    values: _Values,
-    origins: dict[str, Source],
-    key: str,
-    value: object,
-    source: Source,
-    where: str,
-    path: Path | None,
-) -> None:
-    """Validate and store one dotted ``key``; ``key`` must already be known."""
-    section, name = key.split(".", 1)
-    cls = _SECTIONS[section]
-    typ = get_type_hints(cls)[name]
-    meta = next(f.metadata for f in dataclasses.fields(cls) if f.name == name)
-    if typ is Threshold:
-        values[section][name] = _check_threshold(value, values[section][name], key, where, path)
-    else:
-        values[section][name] = _check_scalar(value, typ, meta, key, where, path)
-    origins[key] = source
-
-
-def _apply_file(
-    values: _Values, origins: dict[str, Source], doc: Mapping[str, Any], path: Path
-) -> None:
-    where = f"config file {path}"
-    known = _all_keys()
-    for section, table in doc.items():
-        if section not in _SECTIONS:
-            if not isinstance(table, Mapping):  # a top-level key: suggest its section
-                hits = [k for k in known if k.endswith(f".{section}")]
-                raise _unknown(where, section, hits or list(_SECTIONS), path)
-            raise ConfigError(
-                f'{where}: unknown section "[{section}]" (known: {", ".join(_SECTIONS)})',
-                path=path,
-                key=section,
-            )
-        if not isinstance(table, Mapping):
-            raise ConfigError(
-                f'{where}: "{section}" must be a table ([{section}])', path=path, key=section
-            )
-        for name, value in table.items():
-            key = f"{section}.{name}"
-            if key not in known:
-                raise _unknown(where, key, known, path)
-            _set(values, origins, key, value, Source.FILE, where, path)
-
-
-_TRUE: Final = frozenset({"1", "true", "yes", "on"})
-_FALSE: Final = frozenset({"0", "false", "no", "off"})
-
-
-def _parse_env(raw: str, typ: Any, var: str, key: str) -> object:
-    text = raw.strip()
-    try:
-        if typ is bool:
-            if text.lower() in _TRUE:
-                return True
-            if text.lower() in _FALSE:
-                return False
-            raise ValueError
-        if typ is int:
-            return int(text)
-        if typ is float:
-            return float(text)
-    except ValueError:
-        kind = {bool: "true or false", int: "a whole number", float: "a number"}[typ]
-        raise ConfigError(
-            f'environment variable {var}: "{key}" must be {kind}, got {_show(raw)}', key=key
-        ) from None
-    return raw
-
-
-def _apply_env(values: _Values, origins: dict[str, Source], env: Mapping[str, str]) -> None:
-    for var, key in ENV_VARS.items():
-        raw = env.get(var)
-        if raw is None or raw == "":  # an empty variable counts as unset
-            continue
-        section, name = key.split(".", 1)
-        typ = get_type_hints(_SECTIONS[section])[name]
-        value = _parse_env(raw, typ, var, key)
-        _set(values, origins, key, value, Source.ENV, f"environment variable {var}", None)
-
-
-def _apply_overrides(
-    values: _Values, origins: dict[str, Source], overrides: Mapping[str, object]
-) -> None:
-    known = _all_keys()
-    for key, value in overrides.items():
-        if value is None:  # an option that was not given
-            continue
-        if key not in known:
-            raise _unknown("command line", key, known, None)
-        _set(values, origins, key, value, Source.CLI, "command line", None)
+def _line_of(text: str, key: Sequence[str]) -> int | None:
+    """The 1-based line where ``key`` (or the table or inline table holding it) is written."""
+    table: list[str] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if m := _KEY_LINE.match(line):
+            names = [name.strip().strip("\"'") for name in m[2].split(".")]
+            table, written = (names, names) if m[1] else (table, table + names)
+            if written == list(key[: len(written)]) and (written == list(key) or not m[1]):
+                return number
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
 # Public API
+
+
+def _wire(value: object) -> object:
+    """A setting as TOML spells it (a Threshold is a ``{ warn, crit }`` table)."""
+    return {"warn": value.warn, "crit": value.crit} if isinstance(value, Threshold) else value
+
+
+def _nested(flat: Mapping[str, object]) -> dict[str, Any]:
+    """``{"monitor.refresh": 1}`` -> ``{"monitor": {"refresh": 1}}``."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, name = key.split(".")
+        node = nested
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[name] = _wire(value)
+    return nested
+
+
+def _merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    """``layer`` over ``base``, tables key by key (``{ warn = 60 }`` keeps the default crit)."""
+    merged = dict(base)
+    for key, value in layer.items():
+        below = base.get(key)
+        both = isinstance(below, dict) and isinstance(value, dict)
+        merged[key] = _merge(below, value) if both else value  # type: ignore[arg-type]
+    return merged
+
+
+_BOOL_WORDS: Final = {"yes": True, "on": True, "no": False, "off": False}
+"""Booleans in environment variables, besides the true/false/1/0 of msgspec's lax mode."""
 
 
 def load_config(
@@ -556,48 +562,57 @@ def load_config(
 
     Raises :class:`ConfigError` (one line naming the file/variable, key or line). Never writes.
     """
-    if env is None:
-        env = os.environ
-    explicit = path is not None
+    env = os.environ if env is None else env
     file = Path(path).expanduser() if path is not None else default_config_path()
 
-    values: _Values = {
-        section: {f.name: getattr(cls(), f.name) for f in dataclasses.fields(cls)}
+    values = {
+        section: {f.name: _wire(getattr(cls(), f.name)) for f in dataclasses.fields(cls)}
         for section, cls in _SECTIONS.items()
     }
     origins: dict[str, Source] = {}
 
+    def apply(where: str, source: Source, layer: dict[str, Any], text: str | None = None) -> None:
+        """Merge ``layer`` (TOML's shape) onto the values so far and validate the whole."""
+        nonlocal values
+        lax, at_fault = source is Source.ENV, file if source is Source.FILE else None
+        valid = validate(
+            _merge(values, layer), _SCHEMA, where, path=at_fault, text=text, strict=not lax
+        )
+        values = msgspec.to_builtins(valid)  # lax: msgspec parses the environment's strings
+        origins.update({f"{s}.{name}": source for s, table in layer.items() for name in table})
+
     used: Path | None = None
     try:
-        doc = _read_toml(file, "config file")
+        doc, text = read_toml(file, "config file")
     except FileNotFoundError:
-        if explicit:
+        if path is not None:
             raise ConfigError(
                 f"config file {file}: no such file (check the --config path)", path=file
             ) from None
     else:
         used = file
-        _apply_file(values, origins, doc, file)
+        apply(f"config file {file}", Source.FILE, doc, text)
+    for var, key in ENV_VARS.items():
+        if raw := env.get(var, "").strip():  # an empty variable counts as unset
+            section, name = key.split(".")
+            is_bool = get_type_hints(_SECTIONS[section])[name] is bool
+            value = _BOOL_WORDS.get(raw.lower(), raw) if is_bool else raw
+            apply(f"environment variable {var}", Source.ENV, {section: {name: value}})
+    if given := {key: value for key, value in (overrides or {}).items() if value is not None}:
+        apply("command line", Source.CLI, _nested(given))
 
-    _apply_env(values, origins, env)
-    if overrides:
-        _apply_overrides(values, origins, overrides)
-
-    return Config(
-        monitor=MonitorSettings(**values["monitor"]),
-        connection=ConnectionSettings(**values["connection"]),
-        thresholds=Thresholds(**values["thresholds"]),
-        snapshot=SnapshotSettings(**values["snapshot"]),
-        path=used,
-        origins=origins,
-    )
+    settings, sections = msgspec.convert(values, _SCHEMA), {}
+    for s, cls in _SECTIONS.items():
+        fields = msgspec.structs.asdict(getattr(settings, s)).items()
+        sections[s] = cls(**{k: v.threshold() if isinstance(v, _Levels) else v for k, v in fields})
+    return Config(**sections, path=used, origins=origins)
 
 
 @dataclass(frozen=True, slots=True)
 class UiState:
     """What pgtop remembers by itself, in ``state.toml`` (never in the user's config.toml)."""
 
-    theme: str | None = None
+    theme: NonEmpty | None = None
     """Theme last chosen in the UI (None: never chosen)."""
 
 
@@ -609,17 +624,10 @@ def load_state(path: Path | None = None) -> UiState:
     """
     file = path if path is not None else default_state_path()
     try:
-        doc = _read_toml(file, "state file")
+        doc, text = read_toml(file, "state file")
     except FileNotFoundError:
         return UiState()
-    theme = doc.get("theme")
-    if theme is not None and (not isinstance(theme, str) or not theme.strip()):
-        raise ConfigError(
-            f'state file {file}: "theme" must be a non-empty string, got {_show(theme)}',
-            path=file,
-            key="theme",
-        )
-    return UiState(theme=theme)
+    return validate(doc, UiState, f"state file {file}", path=file, text=text)
 
 
 def save_state(state: UiState, path: Path | None = None) -> None:
@@ -630,7 +638,7 @@ def save_state(state: UiState, path: Path | None = None) -> None:
     """
     file = path if path is not None else default_state_path()
     try:
-        existing = _read_toml(file, "state file")
+        existing, _ = read_toml(file, "state file")
     except FileNotFoundError:
         existing = {}
     except ConfigError as exc:

@@ -12,8 +12,10 @@ A theme is a TOML file (``themes/*.toml``)::
     [variables]              # optional textual design variables, e.g.
     "block-cursor-foreground" = "#000000"
 
-Colours are checked here with a simple pattern (#RGB, #RRGGBB, #RRGGBBAA); ``pgtop.ui`` turns a
-:class:`ThemeSpec` into ``textual.theme.Theme`` (whose ``Color.parse`` has the last word).
+:class:`ThemeFile` is the schema msgspec checks a file against (``pgtop.config.validate``: one-line
+errors naming the file, line and key). Colours are checked there with a pattern (#RGB, #RRGGBB,
+#RRGGBBAA); ``pgtop.ui`` turns a :class:`ThemeSpec` into ``textual.theme.Theme`` (whose
+``Color.parse`` has the last word).
 
 Files are read from :func:`theme_dirs`: the packaged folder, then the user's
 ``<config dir>/themes``. A user file overrides a packaged file of the same file name, and a theme
@@ -23,18 +25,20 @@ becomes one line in the error list :func:`load_theme_specs` returns.
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Final
 
+import msgspec
 import platformdirs
+from msgspec import Meta
+
+from pgtop.config import ConfigError, read_toml, validate
 
 __all__ = [
     "COLOUR_KEYS",
     "DEFAULT_THEME",
+    "ThemeFile",
     "ThemeSpec",
     "base_stylesheet_path",
     "load_theme_specs",
@@ -50,48 +54,49 @@ DEFAULT_THEME: Final = "pgtop-dark"
 THEME_PREFIX: Final = "pgtop-"
 """``--theme dark`` means ``pgtop-dark``."""
 
-COLOUR_KEYS: Final = (
-    "primary",
-    "secondary",
-    "accent",
-    "foreground",
-    "background",
-    "surface",
-    "panel",
-    "success",
-    "warning",
-    "error",
-)
-"""The colour fields of a theme file, in textual ``Theme`` order of importance."""
-
-_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_VARIABLE = re.compile(r"^[a-z][a-z0-9-]*$")
+_HEX = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$"
+Colour = Annotated[str, Meta(pattern=_HEX, description='a colour like "#RRGGBB"')]
+_NAME_IS = 'a short name of letters, digits, "-", "_" or "."'
+ThemeName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description=_NAME_IS)]
+VariableName = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9-]*$")]
+Variables = Annotated[
+    dict[VariableName, str], Meta(description='a table of "lower-case-words" = "text"')
+]
 
 
-@dataclass(frozen=True, slots=True)
-class ThemeSpec:
-    """A validated theme file; the fields map one to one onto ``textual.theme.Theme``."""
+class ThemeFile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """What a theme file may hold; the fields map one to one onto ``textual.theme.Theme``."""
 
-    name: str
+    name: ThemeName
     """Theme name, e.g. ``pgtop-dark``."""
-    primary: str
+    primary: Colour
     """Main accent colour (``#RRGGBB``); the only colour that must be given."""
     dark: bool = True
     """True for a dark background (textual derives shades accordingly)."""
-    secondary: str | None = None
-    accent: str | None = None
-    foreground: str | None = None
-    background: str | None = None
-    surface: str | None = None
-    panel: str | None = None
-    success: str | None = None
-    warning: str | None = None
-    error: str | None = None
-    variables: dict[str, str] = field(default_factory=dict, hash=False)
+    secondary: Colour | None = None
+    accent: Colour | None = None
+    foreground: Colour | None = None
+    background: Colour | None = None
+    surface: Colour | None = None
+    panel: Colour | None = None
+    success: Colour | None = None
+    warning: Colour | None = None
+    error: Colour | None = None
+    variables: Variables = {}
     """Extra textual design variables (``"footer-key-foreground" = "#..."``)."""
-    source: Path | None = field(default=None, compare=False)
+
+
+class ThemeSpec(ThemeFile, frozen=True, kw_only=True):
+    """A validated theme file and where it was read from."""
+
+    source: Path | None = None
     """The file it was read from (for messages)."""
+
+
+COLOUR_KEYS: Final = tuple(
+    key for key in ThemeFile.__struct_fields__ if key not in ("name", "dark", "variables")
+)
+"""The colour fields of a theme file, in textual ``Theme`` order of importance."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -130,82 +135,11 @@ def base_stylesheet_path() -> Path:
 # --------------------------------------------------------------------------------------------------
 # Reading
 
-_AT = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
-
-
-class _ThemeFileError(Exception):
-    pass
-
 
 def _parse(path: Path) -> ThemeSpec:
-    where = f"theme file {path}"
-    try:
-        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except OSError as exc:
-        raise _ThemeFileError(f"{where}: cannot read ({exc.strerror or exc})") from exc
-    except UnicodeDecodeError as exc:
-        raise _ThemeFileError(f"{where}: not valid UTF-8") from exc
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc).splitlines()[0] if str(exc) else "syntax error"
-        if m := _AT.search(message):
-            where += f", line {m.group(1)}"
-            message = message[: m.start()]
-        raise _ThemeFileError(f"{where}: invalid TOML ({message})") from exc
-
-    def bad(message: str) -> _ThemeFileError:
-        return _ThemeFileError(f"{where}: {message}")
-
-    known = {"name", "dark", "variables", *COLOUR_KEYS}
-    for key in doc:
-        if key not in known:
-            raise bad(f'unknown key "{key}" (known: {", ".join(sorted(known))})')
-
-    name = doc.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise bad('"name" must be a short name of letters, digits, "-", "_" or "."')
-    dark = doc.get("dark", True)
-    if not isinstance(dark, bool):
-        raise bad('"dark" must be true or false')
-
-    colours: dict[str, str | None] = {}
-    for key in COLOUR_KEYS:
-        value = doc.get(key)
-        if value is None:
-            if key == "primary":
-                raise bad('"primary" is required')
-            colours[key] = None
-        elif not isinstance(value, str) or not _COLOUR.match(value):
-            raise bad(f'"{key}" is not a colour like "#RRGGBB": {value!r}')
-        else:
-            colours[key] = value
-
-    raw_vars: Any = doc.get("variables", {})
-    if not isinstance(raw_vars, dict):
-        raise bad('"variables" must be a table')
-    variables: dict[str, str] = {}
-    for key, value in raw_vars.items():
-        if not _VARIABLE.match(key):
-            raise bad(f'variable name "{key}" must be lower-case words joined by "-"')
-        if not isinstance(value, str):
-            raise bad(f'variable "{key}" must be a string, got {value!r}')
-        variables[key] = value
-
-    return ThemeSpec(
-        name=name,
-        primary=doc["primary"],
-        dark=dark,
-        secondary=colours["secondary"],
-        accent=colours["accent"],
-        foreground=colours["foreground"],
-        background=colours["background"],
-        surface=colours["surface"],
-        panel=colours["panel"],
-        success=colours["success"],
-        warning=colours["warning"],
-        error=colours["error"],
-        variables=variables,
-        source=path,
-    )
+    doc, text = read_toml(path, "theme file")
+    theme = validate(doc, ThemeFile, f"theme file {path}", path=path, text=text)
+    return ThemeSpec(**msgspec.structs.asdict(theme), source=path)
 
 
 def load_theme_specs(
@@ -233,7 +167,9 @@ def load_theme_specs(
     for path in files.values():
         try:
             spec = _parse(path)
-        except _ThemeFileError as exc:
+        except FileNotFoundError:  # gone since the folder was listed
+            continue
+        except ConfigError as exc:
             errors.append(str(exc))
             continue
         previous = specs.get(spec.name)

@@ -157,18 +157,23 @@ def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(file, env={})
     message = str(info.value)
-    assert message.startswith(f'config file {file}: unknown key "monitor.refesh"')
-    assert "monitor.refresh" in message  # did-you-mean hint
-    assert "\n" not in message
+    assert message == (
+        f'config file {file}, line 2: unknown key "monitor.refesh"'
+        ' (did you mean "monitor.refresh"?)'
+    )
     assert info.value.key == "monitor.refesh"
+    assert info.value.line == 2
 
 
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("[monitr]\nrefresh = 3\n", 'unknown section "[monitr]"'),
-        ("refresh = 3\n", 'unknown key "refresh"'),
-        ("[thresholds]\nxid_age = { warn = 1, critical = 2 }\n", '"thresholds.xid_age.critical"'),
+        ("[monitr]\nrefresh = 3\n", 'unknown section "[monitr]" (did you mean "[monitor]"?)'),
+        ("refresh = 3\n", 'unknown key "refresh" (did you mean "monitor.refresh"?)'),
+        (
+            "[thresholds]\nxid_age = { warn = 1, critical = 2 }\n",
+            'unknown key "thresholds.xid_age.critical" (did you mean "thresholds.xid_age.crit"?)',
+        ),
         ("[thresholds]\nxid_age = { warn = 1, crit = 2, higher_is_worse = false }\n", "higher"),
     ],
 )
@@ -201,7 +206,9 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("refresh", ["0.1", "61", "1e9"])
 def test_out_of_range_refresh_rejected_in_file(tmp_path: Path, refresh: str) -> None:
     file = write(tmp_path / "c.toml", f"[monitor]\nrefresh = {refresh}\n")
-    with pytest.raises(ConfigError, match=r'"monitor\.refresh" must be between 0\.5 and 60'):
+    with pytest.raises(
+        ConfigError, match=r'"monitor\.refresh" must be a number between 0\.5 and 60, got '
+    ):
         load_config(file, env={})
 
 
@@ -231,7 +238,96 @@ def test_wrong_types_and_values_name_the_key(tmp_path: Path, text: str, needle: 
     file = write(tmp_path / "c.toml", text)
     with pytest.raises(ConfigError, match=re.escape(needle)) as info:
         load_config(file, env={})
-    assert str(info.value).startswith(f"config file {file}: ")
+    line = text.count("\n")  # the offending key is on the last line
+    assert str(info.value).startswith(f"config file {file}, line {line}: ")
+    assert info.value.line == line
+
+
+def test_error_names_the_line_of_the_key(tmp_path: Path) -> None:
+    file = write(
+        tmp_path / "config.toml",
+        "# pgtop\n\n[connection]\napplication_name = 'ops'\n\n[monitor]\nrefresh = 100\n",
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(file, env={})
+    assert str(info.value) == (
+        f'config file {file}, line 7: "monitor.refresh" must be a number between 0.5 and 60,'
+        " got 100"
+    )
+    assert (info.value.path, info.value.line, info.value.key) == (file, 7, "monitor.refresh")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "needle"),
+    [
+        ("monitor.refresh = 2\nmonitor.theme = 3\n", 2, '"monitor.theme" must be a non-empty'),
+        ("[thresholds.xid_age]\nwarn = 1\n\ncrit = inf\n", 4, "must be a finite number >= 0"),
+        ("[thresholds.xid_age]\nwarn = 5\ncrit = 1\n", 1, "crit (1) must not be below warn (5)"),
+        ('[monitor]\n"theme" = "  "\n', 2, '"monitor.theme" must be a non-empty string, got "  "'),
+        ("[snapshot]\nduration_s = 0\n", 2, "must be a whole number between 1 and 86400, got 0"),
+    ],
+)
+def test_line_found_in_other_spellings(tmp_path: Path, text: str, line: int, needle: str) -> None:
+    file = write(tmp_path / "config.toml", text)
+    with pytest.raises(ConfigError, match=re.escape(needle)) as info:
+        load_config(file, env={})
+    assert info.value.line == line
+    assert str(info.value).startswith(f"config file {file}, line {line}: ")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"PGTOP_REFRESH": "100"},
+            'environment variable PGTOP_REFRESH: "monitor.refresh" must be a number between 0.5'
+            ' and 60, got "100"',
+        ),
+        (
+            {"PGTOP_STATEMENT_TIMEOUT_MS": "soon"},
+            "environment variable PGTOP_STATEMENT_TIMEOUT_MS:"
+            ' "connection.statement_timeout_ms" must be a whole number between 1 and 3600000,'
+            ' got "soon"',
+        ),
+        (
+            {"PGTOP_READ_ONLY": "maybe"},
+            'environment variable PGTOP_READ_ONLY: "monitor.read_only" must be true or false,'
+            ' got "maybe"',
+        ),
+    ],
+)
+def test_env_errors_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(env=env)
+    assert str(info.value) == message
+    assert info.value.path is None
+    assert info.value.line is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("on", True), ("OFF", False), ("1", True), ("False", False)]
+)
+def test_env_booleans(raw: str, expected: bool) -> None:
+    assert load_config(env={"PGTOP_READ_ONLY": raw}).monitor.read_only is expected
+
+
+def test_cli_threshold_table_merges_and_obeys_the_same_rules() -> None:
+    config = load_config(env={}, overrides={"thresholds.cache_hit_pct": {"crit": 80}})
+    assert config.thresholds.cache_hit_pct == Threshold(95, 80, higher_is_worse=False)
+    assert config.origin("thresholds.cache_hit_pct") is Source.CLI
+    with pytest.raises(ConfigError) as info:
+        load_config(env={}, overrides={"thresholds.xid_age": {"warn": 2e9}})
+    assert str(info.value) == (
+        'command line: "thresholds.xid_age" crit (1e+09) must not be below warn (2e+09)'
+    )
+
+
+def test_threshold_direction_is_checked_on_construction() -> None:
+    with pytest.raises(ValueError, match="must not be below warn"):
+        Threshold(10, 5)
+    with pytest.raises(ValueError, match="must not be above warn"):
+        Threshold(90, 95, higher_is_worse=False)
+    assert Threshold(5, 5).level(5) == 2
 
 
 def test_bad_env_and_unknown_override() -> None:
@@ -303,7 +399,7 @@ def test_corrupt_state_is_reported_and_never_overwritten(tmp_path: Path) -> None
 
 def test_state_with_wrong_type_names_file_and_key(tmp_path: Path) -> None:
     path = write(tmp_path / "state.toml", "theme = 3\n")
-    with pytest.raises(ConfigError, match=re.escape(f'state file {path}: "theme"')):
+    with pytest.raises(ConfigError, match=re.escape(f'state file {path}, line 1: "theme" must')):
         load_state(path)
 
 

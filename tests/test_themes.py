@@ -97,19 +97,32 @@ def test_user_themes_override_and_extend(config_home: Path) -> None:
         primary="#B58900",
         background="#002B36",
         variables={"footer-key-foreground": "#B58900"},
+        source=user / "solar.toml",
     )
 
 
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ('name = "bad"\nprimary = "#12345"\n', '"primary" is not a colour'),
-        ('name = "bad"\nprimary = "#123"\nerror = "red"\n', '"error" is not a colour'),
-        ('name = "bad"\nbackground = "#000"\n', '"primary" is required'),
-        ('primary = "#123"\n', '"name"'),
-        ('name = "bad"\nprimary = "#123"\nprimery = "#123"\n', 'unknown key "primery"'),
+        (
+            'name = "bad"\nprimary = "#12345"\n',
+            'line 2: "primary" must be a colour like "#RRGGBB", got "#12345"',
+        ),
+        ('name = "bad"\nprimary = "#123"\nerror = "red"\n', 'line 3: "error" must be a colour'),
+        ('name = "bad"\nbackground = "#000"\n', ': "primary" is required'),
+        ('primary = "#123"\n', ': "name" is required'),
+        ('name = "a b"\nprimary = "#123"\n', 'line 1: "name" must be a short name of letters'),
+        (
+            'name = "bad"\nprimary = "#123"\nprimery = "#123"\n',
+            'line 3: unknown key "primery" (did you mean "primary"?)',
+        ),
         ('name = "bad"\nprimary = "#123"\ndark = "yes"\n', '"dark" must be true or false'),
         ('name = "bad"\nprimary = "#123"\nvariables = 1\n', '"variables" must be a table'),
+        (
+            'name = "bad"\nprimary = "#123"\n[variables]\nFooter = "#fff"\n',
+            'line 3: "variables" must be a table of "lower-case-words" = "text"',
+        ),
+        ('name = "bad"\nprimary = "#123"\n[variables]\nfooter = 1\n', '"variables" must be'),
         ('name = "bad"\n\nprimary = #123\n', "line 3: invalid TOML"),
     ],
 )
@@ -190,7 +203,8 @@ def test_wheel_ships_the_themes_and_an_installed_copy_finds_them(tmp_path: Path)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    # pgtop.themes needs only platformdirs; install it and the wheel with this venv's pip.
+    # pgtop.themes needs platformdirs and msgspec, and tomli-w through pgtop.config; install
+    # them and the wheel with this venv's pip.
     subprocess.run(
         [
             sys.executable,
@@ -203,6 +217,8 @@ def test_wheel_ships_the_themes_and_an_installed_copy_finds_them(tmp_path: Path)
             "--no-deps",
             str(wheel),
             "platformdirs",
+            "msgspec",
+            "tomli-w",
         ],
         check=True,
         timeout=180,
