@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import subprocess
 import time
@@ -591,3 +592,20 @@ async def test_one_session_per_server_and_database_the_least_recent_closed(
         assert databases() == ["postgres"]
         _failure(await explain.explain(StatementTarget("primary", 1, APP_DATABASE)))
         await until(lambda: databases() == [APP_DATABASE], "the older session to close")
+
+
+async def test_secrets_are_redacted_in_the_text_and_the_plan(lab: Lab, table: str) -> None:
+    pytest.importorskip("pgtop.redact")  # written alongside; this runs once it is in the tree
+    query = (
+        f"SELECT count(*) FROM {table}, pg_sleep(30)"
+        f" WHERE v::text <> 'host=db password=hunter2' /* pgtop explain redact */"
+    )
+    async with explainer(lab) as explain:
+        with running(lab.app_dsn(), query) as pid:
+            target = BackendTarget("primary", pid, await _started(lab, pid), APP_DATABASE)
+            plan = _plan(await explain.explain(target))
+    assert "hunter2" not in plan.query
+    assert "password=•••" in plan.query
+    assert not [line for line in plan.text if "hunter2" in line]
+    assert any("password=•••" in line for line in plan.text)  # the Filter quotes the literal
+    assert "hunter2" not in json.dumps(plan.plan)

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import time
 from collections import OrderedDict
@@ -189,13 +190,30 @@ def _ms(ms: int) -> str:
 
 
 def _for_display(text: str) -> str:
-    """The text with secret literals replaced (pgtop.redact, written alongside this module:
-    until it lands the text is shown as it is)."""
+    """The text with secret literals replaced by ``pgtop.redact.redact_secrets``.
+
+    TODO(redact): pgtop/redact.py is being written alongside this module; until it is in the
+    tree the text is shown as it is. Once it is committed, import ``redact_secrets`` at the top
+    (this lookup keeps mypy and a checkout without it working meanwhile).
+    """
     try:
-        from pgtop.redact import redact_secrets
-    except ImportError:  # TODO(redact): import at the top once pgtop/redact.py is committed
+        redact = importlib.import_module("pgtop.redact")
+    except ImportError:
         return text
-    return redact_secrets(text)
+    redacted: str = redact.redact_secrets(text)
+    return redacted
+
+
+def _plan_for_display(value: Any) -> Any:
+    """The parsed plan with every string redacted (a Filter or Index Cond quotes the query's
+    literals)."""
+    if isinstance(value, str):
+        return _for_display(value)
+    if isinstance(value, list):
+        return [_plan_for_display(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plan_for_display(item) for key, item in value.items()}
+    return value
 
 
 class PlanExplainer:
@@ -451,8 +469,8 @@ class PlanExplainer:
             database=str(context["dbname"]),
             source=found.source,
             query=_for_display(found.text),
-            plan=json.loads(row[0]),
-            text=lines,
+            plan=_plan_for_display(json.loads(row[0])),
+            text=tuple(_for_display(line) for line in lines),
             analyzed=analyze,
             generic=generic,
             parameters=max(parameters, 0),
