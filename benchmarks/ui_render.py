@@ -36,6 +36,7 @@ from textual._compositor import CompositorUpdate
 
 from pgtop.config import Config
 from pgtop.feed import Publish
+from pgtop.history import History
 from pgtop.model import AnySample, Backend, Role, Sample, ServerInfo, ServerStats
 from pgtop.ui.app import PgtopApp, make_app, settle_gc
 from pgtop.ui.cropped_update import cropped
@@ -86,6 +87,7 @@ class PushFeed:
     def __init__(self) -> None:
         self.publish: Publish | None = None
         self.ready = asyncio.Event()
+        self.history = History()
 
     @property
     def interval(self) -> float:
@@ -234,6 +236,7 @@ async def refresh(app: PgtopApp, feed: PushFeed, probe: Probe, s: AnySample) -> 
     applied = app.applied
     lines, sent = probe.lines, probe.bytes_out
     t0, c0 = time.perf_counter(), time.process_time()
+    feed.history.add(s)
     feed.publish(s)
     while True:
         probe.painted.clear()

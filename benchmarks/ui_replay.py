@@ -43,11 +43,19 @@ from pgtop.ui.app import make_app
 
 samples = pickle.loads(Path(sys.argv[1]).read_bytes())
 
+try:  # one history in the feed (older trees kept their own in the app)
+    from pgtop.history import History
+except ImportError:
+    History = None
+
 class ReplayFeed:
     interval = 1.0
     paused = False
+    history = History() if History else None
     async def run(self, publish):
         for sample in samples:
+            if self.history is not None:
+                self.history.add(sample)
             publish(sample)
             await asyncio.sleep(1.0)
         await asyncio.Event().wait()

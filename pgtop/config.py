@@ -46,6 +46,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConnectionSettings",
+    "ExplainSettings",
     "MonitorSettings",
     "SnapshotSettings",
     "Source",
@@ -250,6 +251,9 @@ class Thresholds:
     longest_xact_s: Threshold = _setting(
         Threshold(60, 300), "Age of the longest running transaction, seconds."
     )
+    query_s: Threshold = _setting(
+        Threshold(60, 300), "Time an active query has been running, seconds (activity rows)."
+    )
     idle_in_xact_s: Threshold = _setting(
         Threshold(30, 120), "Time a session has been idle in transaction, seconds."
     )
@@ -268,6 +272,9 @@ class Thresholds:
     pool_utilisation_pct: Threshold = _setting(
         Threshold(90, 100), "PgBouncer pool server connections in use, % of pool size."
     )
+    pool_maxwait_s: Threshold = _setting(
+        Threshold(1, 10), "Longest wait of a PgBouncer client for a server connection, seconds."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +290,26 @@ class SnapshotSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ExplainSettings:
+    """``[explain]``: EXPLAIN (``e``) and EXPLAIN ANALYZE (``E``), on sessions of pgtop's own."""
+
+    statement_timeout_ms: int = _setting(
+        10_000,
+        "statement_timeout of an EXPLAIN (ANALYZE runs the query: this bounds it), milliseconds.",
+        env="PGTOP_EXPLAIN_STATEMENT_TIMEOUT_MS",
+        lo=1,
+        hi=3_600_000,
+    )
+    lock_timeout_ms: int = _setting(
+        1000,
+        "lock_timeout of an EXPLAIN: planning waits at most this long for a lock, milliseconds.",
+        env="PGTOP_EXPLAIN_LOCK_TIMEOUT_MS",
+        lo=1,
+        hi=3_600_000,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The effective settings. Build with :func:`load_config`."""
 
@@ -290,6 +317,7 @@ class Config:
     connection: ConnectionSettings = field(default_factory=ConnectionSettings)
     thresholds: Thresholds = field(default_factory=Thresholds)
     snapshot: SnapshotSettings = field(default_factory=SnapshotSettings)
+    explain: ExplainSettings = field(default_factory=ExplainSettings)
     path: Path | None = field(default=None, compare=False)
     """The config file that was read, or None when none was (defaults only)."""
     origins: Mapping[str, Source] = field(default_factory=dict, compare=False, hash=False)
@@ -305,6 +333,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "connection": ConnectionSettings,
     "thresholds": Thresholds,
     "snapshot": SnapshotSettings,
+    "explain": ExplainSettings,
 }
 
 

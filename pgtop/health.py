@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
+from pgtop import units
 from pgtop.config import Threshold, Thresholds
 from pgtop.model import (
     Backend,
@@ -49,8 +50,6 @@ TPS_MIN_SAMPLES = 10
 TPS_MIN_MEAN = 5.0
 """… and their mean is at least this many transactions per second (an idle server's TPS
 swings by 100 % between 0 and 2: no signal)."""
-
-_GIB = 1024**3
 
 
 # --------------------------------------------------------------------------- public API
@@ -137,15 +136,8 @@ def _verdict(threshold: Threshold, value: float, fmt: Callable[[float], str]) ->
 
 
 def _clear(value: float, decimals: int, threshold: Threshold | None = None) -> str:
-    """``value`` rounded, with more decimals where rounding would make it read as equal to a
-    threshold it is not equal to (84.96 must not print as 85 next to "< crit 85")."""
-    text = f"{value:.{decimals}f}"
-    if threshold is not None:
-        limits = (threshold.warn, threshold.crit)
-        while decimals < 3 and value not in limits and float(text) in limits:
-            decimals += 1
-            text = f"{value:.{decimals}f}"
-    return text
+    limits = (threshold.warn, threshold.crit) if threshold is not None else ()
+    return units.number(value, decimals, limits)
 
 
 def _num(value: float) -> str:
@@ -154,49 +146,7 @@ def _num(value: float) -> str:
 
 
 def _seconds(value: float, threshold: Threshold | None = None) -> str:
-    """``0.4 s``, ``12.3 s``, ``312 s`` (one decimal below 100 s)."""
-    return f"{_clear(value, 1 if value < 100 else 0, threshold)} s"
-
-
-def _short_duration(seconds: float) -> str:
-    """Compact, for labels: ``4.2s``, ``45s``, ``5m12s``, ``3h05m``, ``2d03h``."""
-    seconds = max(0.0, seconds)
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 120:
-        return f"{whole}s"
-    if whole < 7200:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    if whole < 2 * 86400:
-        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
-
-
-def _bytes(value: float) -> str:
-    """IEC sizes: ``512 B``, ``16 MiB``, ``2.1 GiB``."""
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            if unit == "B":
-                return f"{size:.0f} B"
-            text = f"{size:.1f}".removesuffix(".0")
-            return f"{text} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _short_bytes(value: float) -> str:
-    """For labels: ``2.1G``, ``16M``."""
-    return _bytes(value).replace(" ", "").replace("iB", "")
-
-
-def _count(value: float) -> str:
-    """For labels: ``250M``, ``1.2B``, ``45k``."""
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if value >= limit:
-            return f"{value / limit:.1f}".removesuffix(".0") + suffix
-    return f"{value:.0f}"
+    return units.seconds(value, (threshold.warn, threshold.crit) if threshold else ())
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
@@ -223,7 +173,7 @@ def _disconnected(source: str, sample: Sample | BouncerSample) -> Status:
     if sample.error:
         message += f": {sample.error}"
     return _finish(
-        ("disconnected", f"down {_short_duration(down_s)}", Level.CRIT, down_s, message), source
+        ("disconnected", f"down {units.duration(down_s)}", Level.CRIT, down_s, message), source
     )
 
 
@@ -264,13 +214,13 @@ def _replication_lag(replication: Replication | None, th: Threshold) -> _Part | 
     for who, seconds, lag_bytes in candidates:
         if seconds is not None:
             level, verdict = _verdict(th, seconds, lambda v: f"{_num(v)} s")
-            label = f"lag {_short_duration(seconds)}"
+            label = f"lag {units.duration(seconds)}"
             head = f"replication lag {_seconds(seconds, th)}"
             judged.append((level, seconds, label, seconds, head, who, verdict))
         elif lag_bytes is not None and lag_bytes > 0:
-            head = f"replication lag {_bytes(lag_bytes)} of WAL"
+            head = f"replication lag {units.size(lag_bytes)} of WAL"
             tail = "> 0 B with no replay time reported → warn"
-            label = f"lag {_short_bytes(lag_bytes)}"
+            label = f"lag {units.size_short(lag_bytes)}"
             judged.append((Level.WARN, -1.0, label, None, head, f"{who}, in bytes", tail))
         elif lag_bytes == 0:
             head, verdict = "replication lag 0 s", f"< warn {_num(th.warn)} s"
@@ -336,7 +286,7 @@ def _longest_xact(sample: Sample, th: Threshold) -> _Part | None:
     )
     level, verdict = _verdict(th, seconds, lambda v: f"{_num(v)} s")
     message = f"longest transaction {_seconds(seconds, th)}{_who(culprit)} {verdict}"
-    return ("longest_xact", f"xact {_short_duration(seconds)}", level, seconds, message)
+    return ("longest_xact", f"xact {units.duration(seconds)}", level, seconds, message)
 
 
 def _idle_in_xact(sample: Sample, th: Threshold) -> _Part | None:
@@ -360,7 +310,7 @@ def _idle_in_xact(sample: Sample, th: Threshold) -> _Part | None:
     )
     level, verdict = _verdict(th, seconds, lambda v: f"{_num(v)} s")
     message = f"idle in transaction {_seconds(seconds, th)}{_who(culprit)} {verdict}"
-    return ("idle_in_xact", f"idle-tx {_short_duration(seconds)}", level, seconds, message)
+    return ("idle_in_xact", f"idle-tx {units.duration(seconds)}", level, seconds, message)
 
 
 def _xid_age(sample: Sample, th: Threshold) -> _Part | None:
@@ -369,7 +319,7 @@ def _xid_age(sample: Sample, th: Threshold) -> _Part | None:
     age = sample.stats.oldest_xid_age
     level, verdict = _verdict(th, age, lambda v: f"{v:,.0f}")
     message = f"xid age {age:,} (oldest database) {verdict}"
-    return ("xid_age", f"xid {_count(age)}", level, float(age), message)
+    return ("xid_age", f"xid {units.count_short(age)}", level, float(age), message)
 
 
 def _slot_retention(replication: Replication | None, th: Threshold) -> _Part | None:
@@ -392,10 +342,10 @@ def _slot_retention(replication: Replication | None, th: Threshold) -> _Part | N
         return ("slot_retention", "slots ok", Level.OK, 0.0, message)
     slot = max(inactive, key=lambda s: s.retained_wal_bytes or 0)
     retained = slot.retained_wal_bytes or 0
-    level, verdict = _verdict(th, retained, _bytes)
-    message = f'replication slot "{slot.name}" inactive, retaining {_bytes(retained)} of WAL'
+    level, verdict = _verdict(th, retained, units.size)
+    message = f'replication slot "{slot.name}" inactive, retaining {units.size(retained)} of WAL'
     message += f" {verdict}"
-    label = f"slot {_short_bytes(retained)}" if level is not Level.OK else "slots ok"
+    label = f"slot {units.size_short(retained)}" if level is not Level.OK else "slots ok"
     return ("slot_retention", label, level, float(retained), message)
 
 
@@ -419,7 +369,7 @@ def _archiver(replication: Replication | None, th: Threshold) -> _Part | None:
         level, verdict = _verdict(th, age, lambda v: f"{_num(v)} s")
         wal = f" ({arch.last_archived_wal})" if arch.last_archived_wal else ""
         message = f"last WAL archived {_seconds(age, th)} ago{wal} {verdict}"
-        return ("archiver", f"arch {_short_duration(age)}", level, age, message)
+        return ("archiver", f"arch {units.duration(age)}", level, age, message)
     message = "archiving on, no WAL archived yet, no failures"
     return ("archiver", "arch ok", Level.OK, None, message)
 

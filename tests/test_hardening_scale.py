@@ -228,8 +228,9 @@ async def test_thousand_backends_poll_and_memory_bounded(
     source = PostgresSource(big_lab.monitor_dsn())
     await source.connect()
     try:
-        sampler = Sampler([source], interval=0.5, history_minutes=0)  # the smallest ring: 60
-        ring = sampler.histories[source.name].maxlen
+        # half a minute: a ring of 61 (polls here come back to back, so the cap trims)
+        sampler = Sampler([source], interval=0.5, history_minutes=0.5)
+        ring = sampler.history.cap
         polls: list[float] = []
         tracemalloc.start()
         try:
@@ -259,7 +260,7 @@ async def test_thousand_backends_poll_and_memory_bounded(
             f"ring {ring}: {at_full / 1e6:.1f} MB when full (+5 ticks), {at_end / 1e6:.1f} MB "
             f"after 100 ticks (growth {growth / 1e6:+.2f} MB), peak {peak / 1e6:.1f} MB",
         )
-        assert len(sampler.histories[source.name]) == ring
+        assert len(sampler.history) == ring
         assert growth < 0.05 * at_full  # flat once the ring is full
     finally:
         await source.close()

@@ -518,7 +518,7 @@ def test_disconnected(kind: str) -> None:
         "disconnected since 11:58:30 UTC (3 retries): "
         "cannot connect to app@127.0.0.1:5432/app: connection refused"
     )
-    assert status.label == "down 90s"
+    assert status.label == "down 1m30s"
     assert status.source == "primary"
 
 

@@ -106,3 +106,25 @@ def test_count_waits() -> None:
         ("t", "ExclusiveLock", 2),
         ("u", "AccessExclusiveLock", 1),
     ]
+
+
+def test_lineage_up_to_the_root_and_down_the_subtree() -> None:
+    from pgtop.collect.locktree import lineage
+    from pgtop.model import LockNode
+
+    def node(pid: int, *children: LockNode) -> LockNode:
+        return LockNode(pid, None, None, "", None, "", None, children=children)
+
+    leaf = node(4)
+    middle = node(3, leaf)
+    root = node(1, node(2), middle)
+    found = lineage((root,), 3)
+    assert found is not None
+    above, own = found
+    assert [n.pid for n in above] == [1]
+    assert [n.pid for n in own.children] == [4]
+    deepest = lineage((root,), 4)
+    assert deepest is not None
+    assert [n.pid for n in deepest[0]] == [1, 3]
+    assert lineage((root,), 1) == ((), root)
+    assert lineage((root,), 99) is None

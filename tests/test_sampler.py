@@ -11,7 +11,7 @@ import asyncio
 import logging
 import statistics
 from collections.abc import Collection, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -376,7 +376,7 @@ def test_backoff_doubles_up_to_the_cap(previous: float | None, cap: float, expec
 
 
 def test_history_keeps_only_slim_samples() -> None:
-    from pgtop.collect.sampler import History
+    from pgtop.history import History
     from pgtop.model import Backend
 
     backend = Backend(
@@ -385,12 +385,36 @@ def test_history_keeps_only_slim_samples() -> None:
         query_start=None, state_change=None, query_s=None, xact_s=None, state_s=None,
         xid_age=None, xmin_age=None, leader_pid=None, query="SELECT 1",
     )  # fmt: skip
-    history = History(3)
-    for _ in range(5):
-        history.append(
-            Sample(source="p", taken_at=datetime.now(UTC), connected=True, activity=(backend,) * 50)
+    history = History(minutes=1)
+    start = datetime.now(UTC)
+    for tick in range(5):
+        history.add(
+            Sample(
+                source="p",
+                taken_at=start + timedelta(seconds=tick),
+                connected=True,
+                activity=(backend,) * 50,
+            )
         )
-    assert len(history) == 3
-    assert all(sample.activity == () for sample in history.connected())
-    newest = history.connected(limit=2)
-    assert newest == history.connected()[-2:]
+    assert len(history) == 5
+    assert all(sample.activity == () for sample in history.connected("p"))
+    newest = history.connected("p", limit=2)
+    assert newest == history.connected("p")[-2:]
+
+
+def test_history_window_is_time_not_count() -> None:
+    """``monitor.history_minutes`` bounds what the charts get, whatever the refresh."""
+    from pgtop.history import History
+
+    history = History(minutes=2)
+    start = datetime.now(UTC)
+    for tick in range(0, 600, 2):  # ten minutes at a 2 s refresh
+        history.add(Sample(source="p", taken_at=start + timedelta(seconds=tick), connected=True))
+    xs, _ = history.series("p", lambda _sample: 1.0)
+    assert xs[0] == -120.0
+    assert xs[-1] == 0.0
+    assert len(history) == 61
+    fast = History(minutes=1)
+    for _ in range(1000):  # a clock that does not move: the cap still holds
+        fast.add(Sample(source="q", taken_at=start, connected=True))
+    assert len(fast) == fast.cap == 121

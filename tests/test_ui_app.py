@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from textual.widget import Widget
 from textual.widgets import Static
 
 from pgtop.config import Config, load_state
 from pgtop.feed import Publish, RecordedFeed
+from pgtop.history import History
 from pgtop.model import AnySample
 from pgtop.ui.app import PgtopApp, SampleReady, make_app
 from pgtop.ui.panes.base import Pane
@@ -28,6 +31,7 @@ class PushFeed:
 
     def __init__(self) -> None:
         self._publish: Publish | None = None
+        self.history = History()
         self._interval = 2.0
         self._paused = False
         self.ready = asyncio.Event()
@@ -47,6 +51,7 @@ class PushFeed:
 
     def push(self, sample: AnySample) -> None:
         assert self._publish is not None
+        self.history.add(sample)
         self._publish(sample)
 
     def set_interval(self, seconds: float) -> None:
@@ -54,6 +59,13 @@ class PushFeed:
 
     def set_paused(self, paused: bool) -> None:
         self._paused = paused
+
+
+def rendered_text(widget: Static, width: int = 200) -> str:
+    """What a Static shows, as plain text (its renderable printed by Rich)."""
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
 
 
 def app_for(feed: object, tmp_path: Path, **kwargs: object) -> PgtopApp:
@@ -106,7 +118,7 @@ async def test_each_pane_shows_its_content(tmp_path: Path) -> None:
         await pilot.press("4")
         pools = table(app, "pools")
         assert pools.display
-        assert plain_rows(pools)[0][:2] == ["app", "pgbench"]
+        assert plain_rows(pools)[0][1:3] == ["app", "pgbench"]
 
         await pilot.press("5")
         stmts = plain_rows(table(app, "statements"))
@@ -237,12 +249,15 @@ async def test_hostile_text_is_shown_literally(tmp_path: Path) -> None:
         assert row["user"].plain == "mallory\\x07"
         t.select_key("4666")
         await pilot.press("enter")
-        assert app.screen.id == "detail-screen"
-        shown = str(app.screen.query_one("#detail-query", Static).render())
+        assert app.screen.id == "backend-screen"
+        shown = rendered_text(app.screen.query_one("#detail-query", Static))
         assert "\\u202e" in shown
         assert "\u202e" not in shown
+        facts = rendered_text(app.screen.query_one("#backend-facts", Static))
+        assert "[bold red]x\\x1b[2J" in facts
+        assert "\x1b" not in facts
         await pilot.press("escape")
-        assert app.screen.id != "detail-screen"
+        assert app.screen.id != "backend-screen"
 
 
 async def test_disconnected_banner_appears_and_disappears(tmp_path: Path) -> None:
@@ -389,8 +404,8 @@ async def test_help_lists_every_binding(tmp_path: Path) -> None:
         labels = {key_label(b) for _, b in app.screen.rows}
         assert {"1", "5", "space", "+", "-", "?", "q", "/", "<", ">", "r", "a", "i", "t"} <= labels
         assert {"c", "k"} <= labels  # cancel, terminate
-        for reserved in ("e", "E", "b"):
-            assert reserved not in labels
+        assert {"e", "E"} <= labels  # EXPLAIN, EXPLAIN ANALYZE
+        assert "b" not in labels
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

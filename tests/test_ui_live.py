@@ -492,11 +492,11 @@ async def test_hostile_application_name_is_shown_literally(lab: Lab, tmp_path: P
             assert "[bold red]x" in line
             assert "\\x1b[2J [bold]x[/bold]" in line
             assert "\x1b" not in drawn(activity)
-            # the detail screen shows the full text, literally
+            # the backend details show the full text, literally
             await ui.pilot.press("enter")
             await ui.pilot.pause()
             detail = ui.app.screen
-            assert type(detail).__name__ == "DetailScreen"
+            assert type(detail).__name__ == "BackendScreen"
             shown = "\n".join(drawn(w) for w in detail.query(Static))
             assert one_line(stored) in shown
             assert "\x1b" not in shown

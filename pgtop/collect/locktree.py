@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pgtop.model import Backend, LockCount, LockNode
 
-__all__ = ["Wait", "build_tree", "count_waits"]
+__all__ = ["Wait", "build_tree", "count_waits", "lineage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +109,16 @@ def count_waits(waits: Iterable[Wait]) -> tuple[LockCount, ...]:
         counts[key] = counts.get(key, 0) + 1
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0] or "", kv[0][1], kv[0][2]))
     return tuple(LockCount(rel, locktype, mode, n) for (rel, locktype, mode), n in ordered)
+
+
+def lineage(roots: Sequence[LockNode], pid: int) -> tuple[tuple[LockNode, ...], LockNode] | None:
+    """Where ``pid`` sits in the blocking tree: the chain above it from the root blocker down
+    to its direct blocker, and its own node (whose children are what it blocks); None when it
+    neither blocks nor waits."""
+    stack: list[tuple[LockNode, tuple[LockNode, ...]]] = [(root, ()) for root in roots]
+    while stack:
+        node, above = stack.pop()
+        if node.pid == pid:
+            return above, node
+        stack.extend((child, (*above, node)) for child in node.children)
+    return None

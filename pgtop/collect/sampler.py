@@ -27,21 +27,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
+from pgtop import units
 from pgtop.collect.source import ConnectionLostError, Source
 from pgtop.config import Thresholds
 from pgtop.feed import Publish
 from pgtop.health import TPS_WINDOW, evaluate, evaluate_bouncer
+from pgtop.history import FASTEST_REFRESH_S, History
 from pgtop.model import AnySample, BouncerSample, Level, Role, Sample, ServerInfo, Status
 
 log = logging.getLogger(__name__)
 
-MIN_INTERVAL_S = 0.5
+MIN_INTERVAL_S = FASTEST_REFRESH_S
 SETTLE_S = 2.0  # how long an abandoned poll or connect may take to notice its dead socket
 MAX_INTERVAL_S = 60.0
 FIRST_BACKOFF_S = 0.25
@@ -50,11 +51,6 @@ FIRST_BACKOFF_S = 0.25
 HEALTH_HISTORY = 2 * TPS_WINDOW
 LATE_JITTER_S = 0.01  # timer jitter, not a tick delayed by a slow poll
 DETAIL_CHARS = 200  # of an internal error's message, in the one-line note
-
-
-def fmt_wait(value: float) -> str:
-    """Tenths while short (a 0.5 s refresh shows the wait growing), whole seconds after 10."""
-    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
 def log_file() -> str | None:
@@ -101,47 +97,6 @@ def next_backoff(previous: float | None, cap: float) -> float:
     return min(previous * 2, cap)
 
 
-def slim(sample: AnySample) -> AnySample:
-    """The sample without its large per-row parts."""
-    if isinstance(sample, BouncerSample):
-        return sample
-    return replace(sample, activity=(), statements=(), locks=(), lock_counts=(), progress=())
-
-
-class History:
-    """The last N samples of one source; N = history window / shortest interval, fixed at start.
-
-    Only slim copies are kept: the per-server figures health compares over time (stats,
-    replication, health), without the per-backend and per-statement tuples, so a day at 1 s
-    with 1,000 backends costs kilobytes per sample, not the ~0.4 MB a full one holds.
-    """
-
-    def __init__(self, maxlen: int) -> None:
-        self._samples: deque[AnySample] = deque(maxlen=maxlen)
-
-    def append(self, sample: AnySample) -> None:
-        self._samples.append(slim(sample))
-
-    def connected(self, limit: int | None = None) -> list[Sample]:
-        """Connected PostgreSQL samples, oldest first; only the newest `limit` when given
-        (walked from the end, so a full ring is not copied on every tick)."""
-        found: list[Sample] = []
-        for sample in reversed(self._samples):
-            if limit is not None and len(found) >= limit:
-                break
-            if isinstance(sample, Sample) and sample.connected:
-                found.append(sample)
-        found.reverse()
-        return found
-
-    def __len__(self) -> int:
-        return len(self._samples)
-
-    @property
-    def maxlen(self) -> int:
-        return self._samples.maxlen or 0
-
-
 class Sampler:
     """The Feed the UI and `pgtop snapshot` consume: every source polled on its own loop."""
 
@@ -151,7 +106,7 @@ class Sampler:
         *,
         interval: float = 2.0,
         thresholds: Thresholds | None = None,
-        history_minutes: int = 60,
+        history_minutes: float = 60,
         hang_limit_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -164,8 +119,8 @@ class Sampler:
         self._wakers: list[Waker] = []
         self._hang_limit_s = hang_limit_s
         self._clock = clock
-        maxlen = max(60, int(history_minutes * 60 / MIN_INTERVAL_S))
-        self.histories = {source.name: History(min(maxlen, 7200)) for source in self.sources}
+        self.history = History(history_minutes)
+        """The session's one history (health, charts, baselines from the monitor)."""
 
     # -- Feed -------------------------------------------------------------------------------
 
@@ -229,13 +184,12 @@ class Sampler:
         return self._clock()
 
     def judge(self, sample: AnySample) -> AnySample:
-        history = self.histories[sample.source]
         if isinstance(sample, BouncerSample):
             judged: AnySample = replace(sample, health=evaluate_bouncer(sample, self._thresholds))
         else:
-            recent = history.connected(limit=HEALTH_HISTORY)
+            recent = self.history.connected(sample.source, limit=HEALTH_HISTORY)
             judged = replace(sample, health=evaluate(sample, recent, self._thresholds))
-        history.append(judged)
+        self.history.add(judged)
         return judged
 
     @property
@@ -330,7 +284,7 @@ class _SourceLoop:
                 waited = self.sampler.now() - started
                 if waited >= self.sampler.hang_limit_s:
                     await self._abandon(attempt)
-                    self._lost(f"connecting: no answer for {fmt_wait(waited)} s")
+                    self._lost(f"connecting: no answer for {units.seconds(waited)}")
                     return False
                 self._emit_connecting(waited, self.disconnected_since or since)
         except (ConnectionLostError, OSError) as exc:
@@ -379,7 +333,7 @@ class _SourceLoop:
                 waited = self.sampler.now() - started
                 if waited >= self.sampler.hang_limit_s:
                     await self._abandon(poll)
-                    self._lost(f"no answer for {fmt_wait(waited)} s: connection abandoned")
+                    self._lost(f"no answer for {units.seconds(waited)}: connection abandoned")
                     return None
                 self._emit_stalled(waited)
         except ConnectionLostError as exc:
@@ -473,7 +427,7 @@ class _SourceLoop:
 
     def _emit_stalled(self, waited_s: float) -> None:
         """The server hangs: republish the last data, flagged, without touching the connection."""
-        note = f"no answer for {fmt_wait(waited_s)} s"
+        note = f"no answer for {units.seconds(waited_s)}"
         now = datetime.now(UTC)
         if self.last is not None:
             stalled: AnySample = replace(self.last, taken_at=now, error=note)
@@ -484,7 +438,9 @@ class _SourceLoop:
     def _emit_connecting(self, waited_s: float, since: datetime) -> None:
         """A connect the server does not answer: say so each interval (not kept in history)."""
         sample = self._bare_sample(
-            f"connecting: no answer for {fmt_wait(waited_s)} s", datetime.now(UTC), connected=False
+            f"connecting: no answer for {units.seconds(waited_s)}",
+            datetime.now(UTC),
+            connected=False,
         )
         self._publish(replace(sample, disconnected_since=since))
 

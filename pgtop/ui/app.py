@@ -1,8 +1,8 @@
 """The Textual App: wiring only (bindings, screens, routing messages) — panes own their widgets.
 
 ``make_app`` is the composition root used by the CLI and by the tests. A worker runs
-``feed.run(publish)``; ``publish`` appends the sample to the history and posts
-:class:`SampleReady`, which coalesces per source (a backed-up terminal renders only the newest).
+``feed.run(publish)``; ``publish`` posts :class:`SampleReady` (the feed keeps the one history),
+which coalesces per source (a backed-up terminal renders only the newest).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import gc
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rich.console import RenderableType
 from textual import on, work
@@ -24,26 +24,32 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from pgtop.actions import Signal, Signaller
+from pgtop import units
+from pgtop.actions import Inspector, Signal, Signaller
 from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
+from pgtop.explaining import BackendTarget, Explainer, ExplainTarget, Explanation, StatementTarget
 from pgtop.feed import Feed
-from pgtop.model import AnySample, Backend, Role, Sample
+from pgtop.model import AnySample, Backend, Role, Sample, Statement
 from pgtop.themes import DEFAULT_THEME, base_stylesheet_path, load_theme_specs, resolve_theme_name
 from pgtop.ui.compositor import MonitorScreen
 from pgtop.ui.cropped_update import cropped
 from pgtop.ui.format import Palette
 from pgtop.ui.outages import Outages
 from pgtop.ui.panes.activity import ActivityPane
-from pgtop.ui.panes.base import SIGNAL_BINDINGS, Pane
+from pgtop.ui.panes.base import EXPLAIN_BINDINGS, SIGNAL_BINDINGS, Pane
 from pgtop.ui.panes.locks import LocksPane
 from pgtop.ui.panes.pools import PoolsPane
 from pgtop.ui.panes.replication import ReplicationPane
 from pgtop.ui.panes.statements import StatementsPane
-from pgtop.ui.screens.confirm import confirm_signal
+from pgtop.ui.screens.backend import BackendScreen
+from pgtop.ui.screens.confirm import ConfirmScreen, confirm_signal
 from pgtop.ui.screens.detail import DetailScreen
 from pgtop.ui.screens.help import HelpScreen, collect_bindings
+from pgtop.ui.screens.plan import PlanScreen
+from pgtop.ui.screens.running import RunningScreen
+from pgtop.ui.screens.statement import StatementScreen
 from pgtop.ui.theming import build_themes
-from pgtop.ui.view import History, MonitorView, has_data
+from pgtop.ui.view import MonitorView, has_data
 from pgtop.ui.widgets.header import ServerHeader
 from pgtop.ui.widgets.health_bar import HealthBar, merge_statuses
 from pgtop.ui.widgets.key_bar import KeyBar, keys_text
@@ -134,18 +140,23 @@ class PgtopApp(App[None]):
         read_only: bool = False,
         theme: str | None = None,
         state_path: Path | None = None,
-        history_len: int = 3600,
         signaller: Signaller | None = None,
+        inspector: Inspector | None = None,
+        explainer: Explainer | None = None,
     ) -> None:
         super().__init__()
+        self.explainer = explainer
+        """Plans queries on sessions of pgtop's own (None: not offered)."""
         self.config = config
         self.feed = feed
         self.signaller = signaller
+        self.inspector = inspector
+        """Reads one backend's locks on demand (None: not offered)."""
         """Cancels and terminates the main server's backends (None: not offered)."""
         self.targets = targets
         self.read_only = read_only or config.monitor.read_only
         self.state_path = state_path
-        self.history = History(history_len)
+        self.history = feed.history
         self.latest: dict[str, AnySample] = {}
         self.last_good: dict[str, AnySample] = {}
         self.main: str | None = None
@@ -165,7 +176,7 @@ class PgtopApp(App[None]):
         self._mounted = False
         self._handlers: list[tuple[logging.Logger, logging.Handler]] = []
         self._setup_themes(theme)
-        self.palette = Palette.from_theme(self.current_theme)
+        self.palette = Palette.from_theme(self.current_theme, config.thresholds)
 
     # ------------------------------------------------------------------ themes
 
@@ -190,7 +201,7 @@ class PgtopApp(App[None]):
         self.theme = name
 
     def watch_theme(self, name: str) -> None:
-        self.palette = Palette.from_theme(self.current_theme)
+        self.palette = Palette.from_theme(self.current_theme, self.config.thresholds)
         if not self._theme_ready:
             return
         self._show_keys(self.active_pane)
@@ -244,6 +255,10 @@ class PgtopApp(App[None]):
         self._handlers.clear()
         if self.signaller is not None:
             await self.signaller.close()
+        if self.inspector is not None and self.inspector is not cast(object, self.signaller):
+            await self.inspector.close()
+        if self.explainer is not None:
+            await self.explainer.close()
 
     # ------------------------------------------------------------------ samples
 
@@ -253,7 +268,6 @@ class PgtopApp(App[None]):
 
     def publish(self, sample: AnySample) -> None:
         """The Feed's callback (may be called from another thread)."""
-        self.history.add(sample)
         self.post_message(SampleReady(sample))
 
     @on(Worker.StateChanged)
@@ -319,6 +333,24 @@ class PgtopApp(App[None]):
             for pane in self.panes.values():
                 pane.show(view)
             self._relabel_panes()
+        self._follow_details()
+
+    def _follow_details(self) -> None:
+        """A details screen on top follows its backend or statement with every tick."""
+        screen = self.screen
+        if not isinstance(screen, BackendScreen | StatementScreen):
+            return
+        followed = self.last_good.get(screen.source)
+        sample = followed if isinstance(followed, Sample) else None
+        if isinstance(screen, BackendScreen):
+            screen.follow(sample)
+            return
+        if sample is None or sample.error or not sample.statements:
+            return
+        key = screen.key
+        screen.follow(
+            next((s for s in sample.statements if (s.queryid, s.user, s.database) == key), None)
+        )
 
     @on(Pane.LabelChanged)
     def _relabel_panes(self) -> None:
@@ -345,6 +377,22 @@ class PgtopApp(App[None]):
     @on(Pane.DetailsRequested)
     def _details(self, event: Pane.DetailsRequested) -> None:
         pane = self.panes[event.pane_id]
+        if isinstance(event.record, Statement) and self.main is not None:
+            self.push_screen(
+                StatementScreen(
+                    self.main,
+                    event.record,
+                    self.history,
+                    inspector=self.inspector,
+                    explain=self.explain_statement,
+                )
+            )
+            return
+        backend = pane.chosen_backend()
+        sample = self.last_good.get(self.main) if self.main is not None else None
+        if backend is not None and isinstance(sample, Sample) and self.main is not None:
+            self.push_screen(BackendScreen(self.main, backend, sample, inspector=self.inspector))
+            return
         self.push_screen(DetailScreen(f"{pane.title} — details", event.record))
 
     @on(Pane.SignalRequested)
@@ -384,6 +432,98 @@ class PgtopApp(App[None]):
         severity: SeverityLevel = "information" if outcome.ok else "error"
         self.notify(outcome.message, severity=severity, timeout=8, markup=False)
 
+    # ------------------------------------------------------------------ EXPLAIN
+
+    @on(Pane.ExplainRequested)
+    def _explain_requested(self, event: Pane.ExplainRequested) -> None:
+        if self.main is None:
+            return
+        if isinstance(event.record, Statement):
+            self.explain_statement(event.record, self.main, event.analyze)
+        else:
+            self.explain_backend(event.record, self.main, event.analyze)
+
+    def explain_backend(self, backend: Backend, source: str, analyze: bool) -> None:
+        target = BackendTarget(source, backend.pid, backend.backend_start, backend.database)
+        self._explain(target, backend.query, f"pid {backend.pid}", analyze)
+
+    def explain_statement(self, statement: Statement, source: str, analyze: bool = False) -> None:
+        target = StatementTarget(source, statement.queryid, statement.database, user=statement.user)
+        self._explain(target, statement.query, f"statement {statement.queryid}", analyze)
+
+    def _explain(self, target: ExplainTarget, query: str, who: str, analyze: bool) -> None:
+        """Ask first for ANALYZE (the query runs), then run it in a worker while the monitor
+        goes on refreshing; the plan on its own screen, or one line saying why not."""
+        explainer = self.explainer
+        if explainer is None or target.server not in explainer.servers:
+            self.notify(f"EXPLAIN is not available on {target.server}", severity="warning")
+            return
+        where = f"{target.server} / {target.database or '?'}"
+        if not analyze:
+            self._run_explain(target, False, f"EXPLAIN of {who} on {where}…")
+            return
+        if self.read_only or explainer.read_only:
+            self.notify(
+                "read-only (--read-only): EXPLAIN ANALYZE is off (e, plain EXPLAIN, still works)",
+                severity="warning",
+                timeout=6,
+            )
+            return
+        limits = self.config.explain
+        screen = ConfirmScreen(
+            f"EXPLAIN ANALYZE {who}? The query WILL RUN on {where}.",
+            [
+                ("query", query),
+                (
+                    "runs for",
+                    f"at most {units.seconds(limits.statement_timeout_ms / 1000)}"
+                    f" (statement_timeout); waits {units.seconds(limits.lock_timeout_ms / 1000)}"
+                    " at most for a lock",
+                ),  # fmt: skip
+                (
+                    "safety",
+                    "in a READ ONLY transaction, always rolled back: a statement "
+                    "that writes is refused",
+                ),  # fmt: skip
+            ],
+            "y runs it · esc cancels it while it runs",
+        )
+        self.push_screen(
+            screen,
+            lambda yes: (
+                self._run_explain(target, True, f"EXPLAIN ANALYZE of {who} on {where}…")
+                if yes
+                else None
+            ),
+        )
+
+    def _run_explain(self, target: ExplainTarget, analyze: bool, what: str) -> None:
+        running = RunningScreen(what, self._cancel_explain)
+        self.push_screen(running)
+        self._explain_worker(target, analyze, running)
+
+    @work(group="explain", exit_on_error=False)
+    async def _explain_worker(
+        self, target: ExplainTarget, analyze: bool, running: RunningScreen
+    ) -> None:
+        assert self.explainer is not None
+        result = await self.explainer.explain(target, analyze=analyze)
+        if running.is_attached:
+            running.dismiss()
+        if isinstance(result, Explanation):
+            self.push_screen(PlanScreen(result))
+        else:
+            self.notify(result.message, severity="warning" if result.cancelled else "error",
+                        timeout=12, markup=False)  # fmt: skip
+
+    def _cancel_explain(self) -> None:
+        self._cancel_worker()
+
+    @work(group="explain-cancel", exit_on_error=False)
+    async def _cancel_worker(self) -> None:
+        if self.explainer is not None:
+            await self.explainer.cancel()
+
     @on(PaneBar.Chosen)
     def _pane_chosen(self, event: PaneBar.Chosen) -> None:
         self.action_show_pane(event.pane_id)
@@ -392,8 +532,9 @@ class PgtopApp(App[None]):
         """The key bar for ``pane``: its own keys first, help early (the bar is cut at 80
         columns)."""
         bindings = vars(type(pane)).get("BINDINGS", [])
-        own = [b for b in bindings if b not in SIGNAL_BINDINGS]
-        signals = [b for b in bindings if b in SIGNAL_BINDINGS]
+        actions = [*SIGNAL_BINDINGS, *EXPLAIN_BINDINGS]
+        own = [b for b in bindings if b not in actions]
+        signals = [b for b in bindings if b in actions]
         panes = Binding("1", "show_pane", "Panes", key_display="1-5")
         app_keys = [
             b
@@ -532,12 +673,16 @@ def make_app(
     theme: str | None = None,
     state_path: Path | None = None,
     signaller: Signaller | None = None,
+    inspector: Inspector | None = None,
+    explainer: Explainer | None = None,
 ) -> PgtopApp:
     """The composition root (CLI and tests): a monitor rendering ``feed``'s samples.
 
     ``theme`` (``--theme``) wins over the saved and configured theme; ``state_path`` is where a
     theme chosen in the UI is remembered (default: ``pgtop.config.default_state_path()``);
-    ``signaller`` cancels and terminates backends of the main server (None: not offered).
+    ``signaller`` cancels and terminates backends of the main server (None: not offered);
+    ``inspector`` reads one backend's locks for its details screen; ``explainer`` runs
+    EXPLAIN (ANALYZE) on sessions of its own.
     """
     return PgtopApp(
         config,
@@ -547,4 +692,6 @@ def make_app(
         theme=theme,
         state_path=state_path,
         signaller=signaller,
+        inspector=inspector,
+        explainer=explainer,
     )

@@ -1,20 +1,19 @@
 """What the panes are given each tick: the newest samples per source and the history window.
 
-The App keeps one :class:`History` (bounded deques, one per source) and hands the panes a
-:class:`MonitorView`; panes never hold samples of their own beyond what they render.
+The App hands the panes a :class:`MonitorView` with the feed's one history
+(:mod:`pgtop.history`); panes never hold samples of their own beyond what they render.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from itertools import islice
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
+from pgtop.history import History
 from pgtop.model import AnySample, BouncerSample, Sample
 from pgtop.ui.format import Palette
 
-__all__ = ["History", "MonitorView", "has_data", "stall_note"]
+__all__ = ["MonitorView", "has_data", "stall_note"]
 
 
 def stall_note(sample: AnySample | None) -> str | None:
@@ -31,72 +30,6 @@ def has_data(sample: AnySample) -> bool:
     if isinstance(sample, BouncerSample):
         return bool(sample.pools or sample.stats) or sample.clients is not None
     return sample.stats is not None or bool(sample.activity) or sample.replication is not None
-
-
-class History:
-    """The last ``maxlen`` samples of every source (for charts), oldest first.
-
-    Only what charts read is kept: a PostgreSQL sample is stored without its per-row data
-    (activity and its summary, statements, locks, progress). An hour of 0.5 s ticks on a server
-    with 2,000 backends would otherwise hold 7,200 x 2,000 Backend records (gigabytes), and every
-    one of them would be walked by each full garbage collection.
-    """
-
-    def __init__(self, maxlen: int = 3600) -> None:
-        self.maxlen = maxlen
-        self._by_source: dict[str, deque[AnySample]] = {}
-
-    def add(self, sample: AnySample) -> None:
-        if isinstance(sample, Sample):
-            sample = replace(
-                sample,
-                activity=(),
-                summary=None,
-                statements=(),
-                locks=(),
-                lock_counts=(),
-                progress=(),
-            )
-        ring = self._by_source.get(sample.source)
-        if ring is None:
-            ring = self._by_source[sample.source] = deque(maxlen=self.maxlen)
-        ring.append(sample)
-
-    def sources(self) -> list[str]:
-        return list(self._by_source)
-
-    def samples(self, source: str) -> list[AnySample]:
-        return list(self._by_source.get(source, ()))
-
-    def latest(self, source: str, value: Callable[[Sample], float | None]) -> float | None:
-        """``value`` of the newest sample that has one, among the last few (a chart's title)."""
-        for sample in islice(reversed(self._by_source.get(source, ())), 5):
-            if not isinstance(sample, Sample) or not sample.connected or sample.error:
-                continue
-            y = value(sample)
-            if y is not None:
-                return float(y)
-        return None
-
-    def series(
-        self, source: str, value: Callable[[Sample], float | None]
-    ) -> tuple[list[float], list[float]]:
-        """(x, y): x in seconds relative to the newest sample (<= 0), gaps where unknown."""
-        ring = self._by_source.get(source)
-        if not ring:
-            return [], []
-        newest = ring[-1].taken_at
-        xs: list[float] = []
-        ys: list[float] = []
-        for sample in ring:
-            if not isinstance(sample, Sample) or not sample.connected or sample.error:
-                continue  # disconnected, failed tick, or the last data republished by a stall
-            y = value(sample)
-            if y is None:
-                continue
-            xs.append((sample.taken_at - newest).total_seconds())
-            ys.append(float(y))
-        return xs, ys
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,16 +8,14 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 
+from pgtop import units
 from pgtop.model import Backend
-from pgtop.ui.format import Palette, cell, fmt_age, num
-from pgtop.ui.panes.base import SIGNAL_BINDINGS, Pane
+from pgtop.ui.format import Palette, cell, mark, num
+from pgtop.ui.panes.base import EXPLAIN_BINDINGS, SIGNAL_BINDINGS, Pane
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col
 
 __all__ = ["ActivityPane"]
-
-IDLE_XACT_WARN_S = 30.0
-IDLE_XACT_CRIT_S = 120.0
 
 _STATE_SHORT = {
     "idle in transaction": "idle xact",
@@ -31,10 +29,8 @@ def _state(b: Backend, p: Palette) -> Text:
     short = _STATE_SHORT.get(state, state)
     if state.startswith("idle in transaction"):
         age = b.state_s
-        style = p.warn
-        if age is not None and age >= IDLE_XACT_CRIT_S:
-            style = p.crit
-        label = f"{short} {fmt_age(age)}".strip()
+        style = p.judged(p.thresholds.idle_in_xact_s, age)
+        label = f"{short} {units.duration(age)}".strip()
         return cell(label, style)
     if state == "active" and b.wait_event_type == "Lock":
         return cell(short, p.warn)
@@ -58,14 +54,28 @@ def _query(b: Backend, p: Palette) -> Text:
     return cell(b.query, p.dim if b.state == "idle" else "")
 
 
-def _dur(seconds: float | None, p: Palette, warn: float = 60.0, crit: float = 300.0) -> Text:
-    style = ""
-    if seconds is not None:
-        style = p.crit if seconds >= crit else p.warn if seconds >= warn else ""
-    return num(fmt_age(seconds), style)
+def _dur(seconds: float | None, style: str) -> Text:
+    return num(units.duration(seconds), style)
+
+
+def _idle_in_xact_s(b: Backend) -> float | None:
+    return b.state_s if (b.state or "").startswith("idle in transaction") else None
+
+
+def _mark(b: Backend, p: Palette) -> Text:
+    th = p.thresholds
+    return mark(
+        p.breach(
+            (th.idle_in_xact_s, _idle_in_xact_s(b)),
+            (th.query_s, b.query_s if b.state == "active" else None),
+            (th.longest_xact_s, b.xact_s),
+        ),
+        p,
+    )
 
 
 COLUMNS: tuple[Col[Backend], ...] = (
+    Col("mark", "!", 1, _mark),
     Col("pid", "pid", 7, lambda b, _p: num(str(b.pid)), sort=lambda b: b.pid, justify="right"),
     Col("db", "db", 8, lambda b, _p: cell(b.database), priority=6),
     Col("user", "user", 8, lambda b, _p: cell(b.user), priority=5),
@@ -77,7 +87,7 @@ COLUMNS: tuple[Col[Backend], ...] = (
         "query_s",
         "query",
         7,
-        lambda b, p: _dur(b.query_s, p),
+        lambda b, p: _dur(b.query_s, p.judged(p.thresholds.query_s, b.query_s)),
         sort=lambda b: b.query_s,
         justify="right",
     ),
@@ -85,7 +95,7 @@ COLUMNS: tuple[Col[Backend], ...] = (
         "xact_s",
         "xact",
         7,
-        lambda b, p: _dur(b.xact_s, p),
+        lambda b, p: _dur(b.xact_s, p.judged(p.thresholds.longest_xact_s, b.xact_s)),
         sort=lambda b: b.xact_s,
         justify="right",
         priority=1,
@@ -110,6 +120,7 @@ class ActivityPane(Pane):
             "i", "toggle_idle", "Idle", id="activity.idle", tooltip="Show or hide idle backends"
         ),
         *SIGNAL_BINDINGS,
+        *EXPLAIN_BINDINGS,
     ]
 
     pane_id = "activity"

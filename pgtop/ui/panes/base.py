@@ -20,13 +20,13 @@ from textual.message import Message
 from textual.widgets import Input
 
 from pgtop.actions import Signal
-from pgtop.model import Backend
+from pgtop.model import Backend, Statement
 from pgtop.text import one_line
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col, KeyedTable
 from pgtop.ui.widgets.line import Line
 
-__all__ = ["SIGNAL_BINDINGS", "Pane"]
+__all__ = ["EXPLAIN_BINDINGS", "SIGNAL_BINDINGS", "Pane"]
 
 SIGNAL_BINDINGS: list[BindingType] = [
     Binding(
@@ -45,6 +45,24 @@ SIGNAL_BINDINGS: list[BindingType] = [
     ),
 ]
 """For the panes whose rows are backends (activity, locks)."""
+
+EXPLAIN_BINDINGS: list[BindingType] = [
+    Binding(
+        "e",
+        "explain(False)",
+        "EXPLAIN",
+        id="query.explain",
+        tooltip="EXPLAIN the selected query (on a session of pgtop's own)",
+    ),
+    Binding(
+        "E",
+        "explain(True)",
+        "ANALYZE",
+        id="query.analyze",
+        tooltip="EXPLAIN ANALYZE the selected query: runs it, read-only, rolled back (asks first)",
+    ),
+]
+"""For the panes whose rows carry a query (activity, locks, statements)."""
 
 
 class Pane(Vertical):
@@ -91,6 +109,14 @@ class Pane(Vertical):
             super().__init__()
             self.signal = signal
             self.backend = backend
+
+    class ExplainRequested(Message):
+        """The user asked for the plan of ``record``'s query (a Backend or a Statement)."""
+
+        def __init__(self, record: Backend | Statement, analyze: bool) -> None:
+            super().__init__()
+            self.record = record
+            self.analyze = analyze
 
     class DetailsRequested(Message):
         def __init__(self, pane_id: str, record: Any) -> None:
@@ -269,6 +295,13 @@ class Pane(Vertical):
             self.notify("select a backend first", severity="warning", timeout=4)
             return
         self.post_message(self.SignalRequested(Signal(kind), backend))
+
+    def action_explain(self, analyze: bool) -> None:
+        record = self.chosen_backend() or self.table.selected_record
+        if not isinstance(record, Backend | Statement):
+            self.notify("select a query first", severity="warning", timeout=4)
+            return
+        self.post_message(self.ExplainRequested(record, analyze))
 
     def action_details(self) -> None:
         record = self.table.selected_record

@@ -12,10 +12,11 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.widgets import Static
 
+from pgtop import units
 from pgtop.model import Backend, LockCount, LockNode
 from pgtop.text import one_line
-from pgtop.ui.format import Palette, cell, fmt_age, num
-from pgtop.ui.panes.base import SIGNAL_BINDINGS, Pane
+from pgtop.ui.format import Palette, cell, num
+from pgtop.ui.panes.base import EXPLAIN_BINDINGS, SIGNAL_BINDINGS, Pane
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col, KeyedTable
 
@@ -83,10 +84,17 @@ COLUMNS: tuple[Col[LockRow], ...] = (
         "waited",
         "waited",
         8,
-        lambda r, _p: num(fmt_age(r.node.waited_s)),
+        lambda r, _p: num(units.duration(r.node.waited_s)),
         justify="right",
     ),
-    Col("xact", "xact", 8, lambda r, _p: num(fmt_age(r.node.xact_s)), justify="right", priority=5),
+    Col(
+        "xact",
+        "xact",
+        8,
+        lambda r, _p: num(units.duration(r.node.xact_s)),
+        justify="right",
+        priority=5,
+    ),
     Col("query", "query", None, lambda r, _p: cell(r.node.query), min_width=20, min_share=0.25),
 )
 
@@ -107,7 +115,7 @@ COUNT_COLUMNS: tuple[Col[LockCount], ...] = (
 
 
 class LocksPane(Pane):
-    BINDINGS: ClassVar[list[BindingType]] = [*SIGNAL_BINDINGS]
+    BINDINGS: ClassVar[list[BindingType]] = [*SIGNAL_BINDINGS, *EXPLAIN_BINDINGS]
 
     pane_id = "locks"
     title = "Locks"

@@ -8,8 +8,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
+from pgtop import units
 from pgtop.model import BouncerStats, Pool
-from pgtop.ui.format import Palette, cell, fmt_bytes, fmt_ms, fmt_pct, fmt_rate, num
+from pgtop.ui.format import Palette, cell, mark, num
 from pgtop.ui.panes.base import Pane
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col, KeyedTable
@@ -24,21 +25,33 @@ HOW_TO_ADD = (
 
 def _waiting(pool: Pool, p: Palette) -> Text:
     n = pool.cl_waiting
-    return num(str(n), p.crit if n >= 10 else p.warn if n >= 1 else "")
+    return num(str(n), p.judged(p.thresholds.pgbouncer_waiting_clients, n))
 
 
 def _util(pool: Pool, p: Palette) -> Text:
     pct = pool.utilisation_pct
-    style = "" if pct is None else p.crit if pct >= 100 else p.warn if pct >= 90 else ""
-    return num(fmt_pct(pct), style)
+    return num(units.percent(pct), p.judged(p.thresholds.pool_utilisation_pct, pct))
 
 
 def _maxwait(pool: Pool, p: Palette) -> Text:
     w = pool.maxwait_s
-    return num(f"{w:.1f}s" if w else "0", p.warn if w >= 1 else "")
+    return num(units.duration(w) if w else "0", p.judged(p.thresholds.pool_maxwait_s, w))
+
+
+def _pool_mark(pool: Pool, p: Palette) -> Text:
+    th = p.thresholds
+    return mark(
+        p.breach(
+            (th.pgbouncer_waiting_clients, pool.cl_waiting),
+            (th.pool_utilisation_pct, pool.utilisation_pct),
+            (th.pool_maxwait_s, pool.maxwait_s),
+        ),
+        p,
+    )
 
 
 POOL_COLUMNS: tuple[Col[Pool], ...] = (
+    Col("mark", "!", 1, _pool_mark),
     Col("database", "database", 12, lambda x, _p: cell(x.database)),
     Col("user", "user", 10, lambda x, _p: cell(x.user)),
     Col("cl_active", "cl act", 6, lambda x, _p: num(str(x.cl_active)), sort=lambda x: x.cl_active),
@@ -77,20 +90,30 @@ POOL_COLUMNS: tuple[Col[Pool], ...] = (
 STATS_COLUMNS: tuple[Col[BouncerStats], ...] = (
     Col("database", "database", 12, lambda s, _p: cell(s.database)),
     Col(
-        "xact", "xact/s", 8, lambda s, _p: num(fmt_rate(s.xact_per_s)), sort=lambda s: s.xact_per_s
+        "xact",
+        "xact/s",
+        8,
+        lambda s, _p: num(units.rate(s.xact_per_s)),
+        sort=lambda s: s.xact_per_s,
     ),
     Col(
         "query",
         "query/s",
         8,
-        lambda s, _p: num(fmt_rate(s.query_per_s)),
+        lambda s, _p: num(units.rate(s.query_per_s)),
         sort=lambda s: s.query_per_s,
     ),
-    Col("avg_xact", "avg xact ms", 11, lambda s, _p: num(fmt_ms(s.avg_xact_ms))),
-    Col("avg_query", "avg query ms", 12, lambda s, _p: num(fmt_ms(s.avg_query_ms))),
-    Col("avg_wait", "avg wait ms", 11, lambda s, _p: num(fmt_ms(s.avg_wait_ms)), priority=1),
-    Col("in", "in/s", 10, lambda s, _p: num(fmt_bytes(s.bytes_in_per_s)), priority=3),
-    Col("out", "out/s", 10, lambda s, _p: num(fmt_bytes(s.bytes_out_per_s)), priority=2),
+    Col("avg_xact", "avg xact ms", 11, lambda s, _p: num(units.milliseconds(s.avg_xact_ms))),
+    Col("avg_query", "avg query ms", 12, lambda s, _p: num(units.milliseconds(s.avg_query_ms))),
+    Col(
+        "avg_wait",
+        "avg wait ms",
+        11,
+        lambda s, _p: num(units.milliseconds(s.avg_wait_ms)),
+        priority=1,
+    ),
+    Col("in", "in/s", 10, lambda s, _p: num(units.size(s.bytes_in_per_s)), priority=3),
+    Col("out", "out/s", 10, lambda s, _p: num(units.size(s.bytes_out_per_s)), priority=2),
     Col("pad", "", None, lambda _s, _p: Text(""), min_width=1),
 )
 

@@ -10,8 +10,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from pgtop.model import Archiver, Replica, Role, Sample, Slot, StandbyStatus
-from pgtop.ui.format import Palette, cell, fmt_age, fmt_bytes, num
+from pgtop import units
+from pgtop.model import Archiver, Level, Replica, Role, Sample, Slot, StandbyStatus
+from pgtop.ui.format import Palette, cell, mark, num
 from pgtop.ui.panes.base import Pane
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.charts import MetricChart
@@ -20,18 +21,9 @@ from pgtop.ui.widgets.line import Line
 
 __all__ = ["ReplicationPane", "max_replay_lag"]
 
-LAG_WARN_S = 1.0
-LAG_CRIT_S = 10.0
-
-
-def _lag_style(seconds: float | None, p: Palette) -> str:
-    if seconds is None:
-        return ""
-    return p.crit if seconds >= LAG_CRIT_S else p.warn if seconds >= LAG_WARN_S else ""
-
 
 def _lag(seconds: float | None, p: Palette) -> Text:
-    return num(fmt_age(seconds), _lag_style(seconds, p))
+    return num(units.duration(seconds), p.judged(p.thresholds.replication_lag_s, seconds))
 
 
 def max_replay_lag(sample: Sample) -> float | None:
@@ -45,7 +37,21 @@ def max_replay_lag(sample: Sample) -> float | None:
     return max(lags) if lags else (0.0 if rep.replicas else None)
 
 
+def _replica_mark(r: Replica, p: Palette) -> Text:
+    return mark(p.breach((p.thresholds.replication_lag_s, r.replay_lag_s)), p)
+
+
+def _slot_level(s: Slot, p: Palette) -> Level:
+    """As health judges a slot: WAL lost or unreserved is critical, an inactive slot is judged
+    by the WAL it retains."""
+    if s.wal_status in ("unreserved", "lost"):
+        return Level.CRIT
+    retained = None if s.active else s.retained_wal_bytes
+    return p.breach((p.thresholds.slot_retained_wal_bytes, retained))
+
+
 REPLICA_COLUMNS: tuple[Col[Replica], ...] = (
+    Col("mark", "!", 1, _replica_mark),
     Col("pid", "pid", 7, lambda r, _p: num(str(r.pid)), sort=lambda r: r.pid, justify="right"),
     Col("application", "standby", 16, lambda r, _p: cell(r.application)),
     Col("client", "client", 15, lambda r, _p: cell(r.client), priority=4),
@@ -60,7 +66,7 @@ REPLICA_COLUMNS: tuple[Col[Replica], ...] = (
         "sent",
         "sent lag",
         10,
-        lambda r, _p: num(fmt_bytes(r.sent_lag_bytes)),
+        lambda r, _p: num(units.size(r.sent_lag_bytes)),
         sort=lambda r: r.sent_lag_bytes,
         justify="right",
         priority=2,
@@ -69,7 +75,7 @@ REPLICA_COLUMNS: tuple[Col[Replica], ...] = (
         "replay_b",
         "replay lag",
         10,
-        lambda r, _p: num(fmt_bytes(r.replay_lag_bytes)),
+        lambda r, _p: num(units.size(r.replay_lag_bytes)),
         sort=lambda r: r.replay_lag_bytes,
         justify="right",
     ),
@@ -83,7 +89,7 @@ REPLICA_COLUMNS: tuple[Col[Replica], ...] = (
         sort=lambda r: r.replay_lag_s,
         justify="right",
     ),
-    Col("reply", "reply age", None, lambda r, _p: cell(fmt_age(r.reply_age_s)), min_width=9),
+    Col("reply", "reply age", None, lambda r, _p: cell(units.duration(r.reply_age_s)), min_width=9),
 )
 
 
@@ -93,6 +99,7 @@ def _wal_status(s: Slot, p: Palette) -> Text:
 
 
 SLOT_COLUMNS: tuple[Col[Slot], ...] = (
+    Col("mark", "!", 1, lambda s, p: mark(_slot_level(s, p), p)),
     Col("name", "slot", 20, lambda s, _p: cell(s.name)),
     Col("type", "type", 9, lambda s, _p: cell(s.slot_type)),
     Col(
@@ -107,7 +114,7 @@ SLOT_COLUMNS: tuple[Col[Slot], ...] = (
         "retained",
         "retained WAL",
         12,
-        lambda s, _p: num(fmt_bytes(s.retained_wal_bytes)),
+        lambda s, p: num(units.size(s.retained_wal_bytes), p.alarm(_slot_level(s, p))),
         sort=lambda s: s.retained_wal_bytes,
         justify="right",
     ),
@@ -139,7 +146,7 @@ STANDBY_COLUMNS: tuple[Col[StandbyRow], ...] = (
         "lag_b",
         "recv-replay",
         11,
-        lambda r, _p: num(fmt_bytes(r.status.receive_replay_lag_bytes)),
+        lambda r, _p: num(units.size(r.status.receive_replay_lag_bytes)),
         justify="right",
     ),
     Col(
@@ -174,7 +181,9 @@ def _archiver_text(a: Archiver | None, p: Palette) -> Text:
     if a.failing:
         text.append("✖ FAILING", style=p.crit)
         if a.last_failed_wal:
-            text.append(f" ({a.last_failed_wal} {fmt_age(a.last_failed_age_s)} ago)", style=p.crit)
+            text.append(
+                f" ({a.last_failed_wal} {units.duration(a.last_failed_age_s)} ago)", style=p.crit
+            )
         text.append(" · ")
     if a.failed_count:
         text.append(f"failed {a.failed_count}", style=p.warn)
@@ -183,7 +192,7 @@ def _archiver_text(a: Archiver | None, p: Palette) -> Text:
     if a.last_archived_wal:
         text.append(" · last ")
         text.append(a.last_archived_wal)
-        text.append(f" {fmt_age(a.last_archived_age_s)} ago")
+        text.append(f" {units.duration(a.last_archived_age_s)} ago")
     return text
 
 

@@ -12,9 +12,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
+from pgtop import units
 from pgtop.model import Statement
-from pgtop.ui.format import Palette, cell, fmt_ms, fmt_pct, fmt_rate, num
-from pgtop.ui.panes.base import Pane
+from pgtop.ui.format import Palette, cell, num
+from pgtop.ui.panes.base import EXPLAIN_BINDINGS, Pane
 from pgtop.ui.view import MonitorView
 from pgtop.ui.widgets.keyed_table import Col
 
@@ -26,7 +27,7 @@ def _hit(s: Statement, p: Palette) -> Text:
     if ratio is None:
         return num("")
     pct = 100 * ratio
-    return num(fmt_pct(pct), p.crit if pct < 90 else p.warn if pct < 95 else "")
+    return num(units.percent(pct), p.judged(p.thresholds.cache_hit_pct, pct))
 
 
 INTERVAL_COLUMNS: tuple[Col[Statement], ...] = (
@@ -34,7 +35,7 @@ INTERVAL_COLUMNS: tuple[Col[Statement], ...] = (
         "exec_ms_per_s",
         "ms/s",
         8,
-        lambda s, _p: num(fmt_ms(s.exec_ms_per_s)),
+        lambda s, _p: num(units.milliseconds(s.exec_ms_per_s)),
         sort=lambda s: s.exec_ms_per_s,
         justify="right",
     ),
@@ -42,7 +43,7 @@ INTERVAL_COLUMNS: tuple[Col[Statement], ...] = (
         "calls_per_s",
         "calls/s",
         8,
-        lambda s, _p: num(fmt_rate(s.calls_per_s)),
+        lambda s, _p: num(units.rate(s.calls_per_s)),
         sort=lambda s: s.calls_per_s,
         justify="right",
     ),
@@ -50,7 +51,7 @@ INTERVAL_COLUMNS: tuple[Col[Statement], ...] = (
         "mean_ms_interval",
         "mean ms",
         8,
-        lambda s, _p: num(fmt_ms(s.mean_ms_interval)),
+        lambda s, _p: num(units.milliseconds(s.mean_ms_interval)),
         sort=lambda s: s.mean_ms_interval,
         justify="right",
     ),
@@ -58,7 +59,7 @@ INTERVAL_COLUMNS: tuple[Col[Statement], ...] = (
         "rows_per_s",
         "rows/s",
         8,
-        lambda s, _p: num(fmt_rate(s.rows_per_s)),
+        lambda s, _p: num(units.rate(s.rows_per_s)),
         sort=lambda s: s.rows_per_s,
         justify="right",
         priority=2,
@@ -68,7 +69,7 @@ INTERVAL_COLUMNS: tuple[Col[Statement], ...] = (
         "shared_read_per_s",
         "reads/s",
         8,
-        lambda s, _p: num(fmt_rate(s.shared_read_per_s)),
+        lambda s, _p: num(units.rate(s.shared_read_per_s)),
         sort=lambda s: s.shared_read_per_s,
         justify="right",
         priority=4,
@@ -88,7 +89,7 @@ CUMULATIVE_COLUMNS: tuple[Col[Statement], ...] = (
         "total_exec_ms",
         "total ms",
         10,
-        lambda s, _p: num(fmt_ms(s.total_exec_ms)),
+        lambda s, _p: num(units.milliseconds(s.total_exec_ms)),
         sort=lambda s: s.total_exec_ms,
         justify="right",
     ),
@@ -104,7 +105,7 @@ CUMULATIVE_COLUMNS: tuple[Col[Statement], ...] = (
         "mean_ms",
         "mean ms",
         8,
-        lambda s, _p: num(fmt_ms(s.mean_ms)),
+        lambda s, _p: num(units.milliseconds(s.mean_ms)),
         sort=lambda s: s.mean_ms,
         justify="right",
     ),
@@ -112,7 +113,7 @@ CUMULATIVE_COLUMNS: tuple[Col[Statement], ...] = (
         "max_ms",
         "max ms",
         8,
-        lambda s, _p: num(fmt_ms(s.max_ms)),
+        lambda s, _p: num(units.milliseconds(s.max_ms)),
         sort=lambda s: s.max_ms,
         justify="right",
         priority=3,
@@ -147,6 +148,7 @@ class StatementsPane(Pane):
             id="statements.cumulative",
             tooltip="Switch between per-interval rates and cumulative totals",
         ),
+        *EXPLAIN_BINDINGS,
     ]
 
     pane_id = "statements"

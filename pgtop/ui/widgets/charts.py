@@ -38,8 +38,8 @@ from textual.strip import Strip
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot as Plt
 
+from pgtop.history import History
 from pgtop.model import Sample
-from pgtop.ui.view import History
 from pgtop.ui.widgets.direct_repaint import DirectRepaint
 from pgtop.ui.widgets.line import Line
 from pgtop.ui.widgets.own_lines import OwnLines

@@ -10,9 +10,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
+from pgtop import units
 from pgtop.model import AnySample, Sample
 from pgtop.text import one_line
-from pgtop.ui.format import fmt_age, fmt_clock
 from pgtop.ui.outages import Outage
 from pgtop.ui.view import has_data, stall_note
 from pgtop.ui.widgets.line import Line
@@ -55,8 +55,8 @@ def identity_text(
         text.append(f" {one_line(_where(main))} as {one_line(info.user)}")
         uptime = main.stats.uptime_s if main.stats else None
         if uptime is not None:
-            text.append(f" · up {fmt_age(uptime)}")
-        text.append(f" · {fmt_clock(main.taken_at)} UTC")
+            text.append(f" · up {units.duration(uptime)}")
+        text.append(f" · {units.clock(main.taken_at)} UTC")
     if others:
         names = []
         for other in others:
@@ -73,8 +73,8 @@ def banner_text(sample: AnySample) -> Text:
     text.append(f"✖ {one_line(sample.source)} disconnected", style="bold")
     since = sample.disconnected_since
     if since is not None:
-        text.append(f" since {fmt_clock(since)} UTC")
-        text.append(f" ({fmt_age((sample.taken_at - since).total_seconds())})")
+        text.append(f" since {units.clock(since)} UTC")
+        text.append(f" ({units.duration((sample.taken_at - since).total_seconds())})")
     text.append(f" · retry {sample.retries}")
     if sample.error:
         text.append(" · ")
@@ -96,12 +96,12 @@ def outage_text(outage: Outage) -> Text:
     """``↻ primary back at 12:03:05 UTC after 1.4s away · server restarted at 12:03:04 UTC``."""
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     where = one_line(outage.source)
-    text.append(f"↻ {where} back at {fmt_clock(outage.back_at)} UTC", style="bold")
-    text.append(f" after {fmt_age(outage.lasted_s)} away")
+    text.append(f"↻ {where} back at {units.clock(outage.back_at)} UTC", style="bold")
+    text.append(f" after {units.duration(outage.lasted_s)} away")
     if outage.retries:
         text.append(f" ({outage.retries} {'retry' if outage.retries == 1 else 'retries'})")
     if outage.restarted_at is not None:
-        text.append(f" · server restarted at {fmt_clock(outage.restarted_at)} UTC", style="bold")
+        text.append(f" · server restarted at {units.clock(outage.restarted_at)} UTC", style="bold")
     if outage.role_before is not None and outage.role_after is not None:
         text.append(
             f" · now {outage.role_after.value} (was {outage.role_before.value})", style="bold"

@@ -10,11 +10,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 
+from pgtop.history import History
 from pgtop.model import Level, Sample, Status
 from pgtop.text import one_line
 from pgtop.ui.format import LEVEL_SYMBOL, Palette
 from pgtop.ui.panes.replication import max_replay_lag
-from pgtop.ui.view import History
 from pgtop.ui.widgets.charts import MetricChart
 from pgtop.ui.widgets.line import Line
 
