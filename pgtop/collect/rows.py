@@ -25,6 +25,7 @@ from pgtop.model import (
     TableScan,
     UnusedIndex,
 )
+from pgtop.redact import redact_secrets
 
 Row = Mapping[str, Any]
 
@@ -144,7 +145,7 @@ def backend(row: Sequence[Any]) -> Backend:
         xid_age=_int(xid_age),
         xmin_age=_int(xmin_age),
         leader_pid=leader_pid,
-        query=sys.intern(query),
+        query=sys.intern(redact_secrets(query)),  # before anything else sees it
         blocked_by=tuple(int(p) for p in blocked_by) if blocked_by else (),
     )
 

@@ -24,6 +24,7 @@ from typing import Any
 from pgtop.collect.rates import decreased
 from pgtop.collect.rows import utc
 from pgtop.model import Statement, StatementsStatus
+from pgtop.redact import redact_secrets
 
 __all__ = ["COLUMNS", "StatementTracker", "TextCache"]
 
@@ -57,7 +58,9 @@ READ_PROBES = frozenset({"statements", "statements_info"})
 
 
 class TextCache:
-    """Query texts by queryid: LRU, bounded by entry count; very long texts are cut."""
+    """Query texts by queryid: LRU, bounded by entry count; very long texts are cut. Texts are
+    stored with their secret literals masked (:func:`pgtop.redact.redact_secrets`): a record
+    never holds a password."""
 
     def __init__(self, capacity: int = 5000, max_chars: int = 65536) -> None:
         self.capacity = capacity
@@ -78,7 +81,10 @@ class TextCache:
 
     def put(self, queryid: int, text: str) -> None:
         if len(text) > self.max_chars:
-            text = text[: self.max_chars] + " …"
+            # masked after the cut: a literal the cut leaves open is masked to the end
+            text = redact_secrets(text[: self.max_chars]) + " …"
+        else:
+            text = redact_secrets(text)
         self._texts[queryid] = text
         self._texts.move_to_end(queryid)
         while len(self._texts) > self.capacity:
