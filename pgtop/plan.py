@@ -1320,4 +1320,4 @@ def _kb(kb: int | None) -> str:
 
 
 def _ms(ms: float | None) -> str:
-    return "? ms" if ms is None else f"{units.milliseconds(ms)} ms"
+    return "? ms" if ms is None else units.ms(ms)

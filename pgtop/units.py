@@ -19,6 +19,7 @@ __all__ = [
     "count_short",
     "duration",
     "milliseconds",
+    "ms",
     "number",
     "percent",
     "rate",
@@ -75,6 +76,14 @@ def milliseconds(value: float | None) -> str:
     if value >= 100:
         return f"{value:.0f}"
     return f"{value:.2f}"
+
+
+def ms(value: float | None) -> str:
+    """A time given in ms, with its unit, for sentences and label/value lists: ``0.25 ms``,
+    ``123 ms``, ``36.5 s``; empty when unknown."""
+    if value is None:
+        return ""
+    return seconds(value / 1000) if value >= 10_000 else f"{milliseconds(value)} ms"
 
 
 def size(value: float | None) -> str:

@@ -109,7 +109,7 @@ def plan_lines(plan: Plan) -> list[str]:
             figures.append(f"actual {_rows(node.actual_rows)} x{node.loops or 0}")
             if node.exclusive_ms is not None:
                 share = units.percent(100 * (node.share or 0.0), 0)
-                figures.append(f"self {units.milliseconds(node.exclusive_ms)} ms ({share})")
+                figures.append(f"self {units.ms(node.exclusive_ms)} ({share})")
         marks = _marks(node, hot, worst)
         lines.append(f"{lead}{node.label}  ({', '.join(f for f in figures if f)}) {marks}".rstrip())
         for name, condition in node.conditions:
@@ -163,16 +163,16 @@ class PlanScreen(ModalScreen[None]):
             return Group(*lines)
         times = []
         if plan.planning_ms is not None:
-            times.append(f"planning {units.milliseconds(plan.planning_ms)} ms")
+            times.append(f"planning {units.ms(plan.planning_ms)}")
         if plan.execution_ms is not None:
-            times.append(f"execution {units.milliseconds(plan.execution_ms)} ms")
+            times.append(f"execution {units.ms(plan.execution_ms)}")
         total = plan.execution_buffers
         if total is not None:
             times.append(
                 f"buffers hit {units.count(total.shared_hit)} read {units.count(total.shared_read)}"
             )
         if plan.jit is not None and plan.jit.total_ms is not None:
-            times.append(f"JIT {units.milliseconds(plan.jit.total_ms)} ms")
+            times.append(f"JIT {units.ms(plan.jit.total_ms)}")
         if times:
             lines.append(Text(" · ".join(times)))
         found = findings(plan)
@@ -188,6 +188,7 @@ class PlanScreen(ModalScreen[None]):
         if plan is None:
             return Text("")
         hot, worst = _hot(plan), worst_misestimate(plan)
+        wide = self.app.size.width >= 110 if self.is_attached else True
         table = Table(box=None, padding=(0, 1, 0, 0), expand=True)
         table.add_column("", no_wrap=True, width=2)
         table.add_column("self ms" if plan.analyzed else "self cost", justify="right", no_wrap=True)
@@ -195,8 +196,9 @@ class PlanScreen(ModalScreen[None]):
         table.add_column("rows est→act", justify="right", no_wrap=True)
         table.add_column("off", justify="right", no_wrap=True)
         table.add_column("removed", justify="right", no_wrap=True)
-        table.add_column("loops", justify="right", no_wrap=True)
-        table.add_column("buffers", no_wrap=True)
+        if wide:
+            table.add_column("loops", justify="right", no_wrap=True)
+            table.add_column("buffers", no_wrap=True)
         table.add_column("node", no_wrap=True, overflow="ellipsis", ratio=1)
         for node in plan.nodes:
             if plan.analyzed:
@@ -217,17 +219,17 @@ class PlanScreen(ModalScreen[None]):
             label = Text("  " * node.depth + ("└ " if node.depth else "") + one_line(node.label))
             if node.never_executed:
                 label.append("  (never executed)", style="italic")
-            table.add_row(
+            cells: list[RenderableType] = [
                 _marks(node, hot, worst),
                 Text(own, _band_style(node.time_band)),
                 share,
                 rows,
                 Text(_factor(node), _band_style(node.misestimate_band)),
                 units.count_short(removed) if removed else "",
-                units.count(node.loops) if plan.analyzed else "",
-                _buffers(node),
-                label,
-            )
+            ]
+            if wide:
+                cells += [units.count(node.loops) if plan.analyzed else "", _buffers(node)]
+            table.add_row(*cells, label)
         return table
 
     def _text(self) -> str:

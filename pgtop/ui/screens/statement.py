@@ -36,7 +36,7 @@ def counter_text(name: str, value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return one_line(str(value))
     if name.endswith("_time"):
-        return f"{units.milliseconds(float(value))} ms"
+        return units.ms(float(value))
     if name.endswith("_bytes"):
         return units.size(value)
     if isinstance(value, float) and not value.is_integer():
@@ -129,11 +129,9 @@ class StatementScreen(ModalScreen[None]):
         title.append(f"  ·  {one_line(s.user or '?')} @ {one_line(s.database or '?')}")
         summary = _table()
         summary.add_row("calls", units.count(s.calls))
-        summary.add_row("total exec", f"{units.milliseconds(s.total_exec_ms)} ms")
-        summary.add_row("mean / stddev", f"{units.milliseconds(s.mean_ms)} / "
-                        f"{units.milliseconds(s.stddev_ms)} ms")  # fmt: skip
-        summary.add_row("min / max", f"{units.milliseconds(s.min_ms)} / "
-                        f"{units.milliseconds(s.max_ms)} ms")  # fmt: skip
+        summary.add_row("total exec", units.ms(s.total_exec_ms))
+        summary.add_row("mean / stddev", f"{units.ms(s.mean_ms)} / {units.ms(s.stddev_ms)}")
+        summary.add_row("min / max", f"{units.ms(s.min_ms)} / {units.ms(s.max_ms)}")
         per_call = s.rows / s.calls if s.calls else None
         summary.add_row("rows, per call", f"{units.count(s.rows)}, {per_call or 0:,.1f}")
         hit = s.hit_ratio
@@ -141,7 +139,7 @@ class StatementScreen(ModalScreen[None]):
         summary.add_row(
             "this interval",
             f"{units.rate(s.calls_per_s) or '—'} calls/s, "
-            f"mean {units.milliseconds(s.mean_ms_interval) or '—'} ms",
+            f"mean {units.ms(s.mean_ms_interval) or '—'}",
         )
         parts: list[RenderableType] = [title, summary]
         parts.append(Text("every counter the server keeps", style="bold underline"))
