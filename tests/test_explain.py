@@ -595,7 +595,6 @@ async def test_one_session_per_server_and_database_the_least_recent_closed(
 
 
 async def test_secrets_are_redacted_in_the_text_and_the_plan(lab: Lab, table: str) -> None:
-    pytest.importorskip("pgtop.redact")  # written alongside; this runs once it is in the tree
     query = (
         f"SELECT count(*) FROM {table}, pg_sleep(30)"
         f" WHERE v::text <> 'host=db password=hunter2' /* pgtop explain redact */"

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import json
 import time
 from collections import OrderedDict
@@ -87,6 +86,7 @@ from pgtop.explaining import (
     StatementTarget,
     TextSource,
 )
+from pgtop.redact import redact_secrets
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT_MS",
@@ -190,18 +190,8 @@ def _ms(ms: int) -> str:
 
 
 def _for_display(text: str) -> str:
-    """The text with secret literals replaced by ``pgtop.redact.redact_secrets``.
-
-    TODO(redact): pgtop/redact.py is being written alongside this module; until it is in the
-    tree the text is shown as it is. Once it is committed, import ``redact_secrets`` at the top
-    (this lookup keeps mypy and a checkout without it working meanwhile).
-    """
-    try:
-        redact = importlib.import_module("pgtop.redact")
-    except ImportError:
-        return text
-    redacted: str = redact.redact_secrets(text)
-    return redacted
+    """The text with secret literals replaced (``pgtop.redact``)."""
+    return redact_secrets(text)
 
 
 def _plan_for_display(value: Any) -> Any:
