@@ -167,7 +167,21 @@ class _LabProcess:
 
 
 @pytest.fixture
-def lab_process(pg_install: PgInstall) -> Iterator[type[_LabProcess]]:
+def python_sigint() -> Iterator[None]:
+    """SIGINT as Python sets it at start, whatever this run inherited: the signal tests assume
+    KeyboardInterrupt. A run launched with SIGINT ignored (``nohup scripts/test.sh &``, a
+    background job of a script) starts with SIG_IGN, which a lab child would inherit too (a
+    handler becomes SIG_DFL across exec, an ignored signal stays ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
+def lab_process(pg_install: PgInstall, python_sigint: None) -> Iterator[type[_LabProcess]]:
     started: list[_LabProcess] = []
 
     class Tracked(_LabProcess):
@@ -216,6 +230,7 @@ def test_signal_midway_leaves_nothing(
     ],
     ids=["term", "hup", "int"],
 )
+@pytest.mark.usefixtures("python_sigint")
 def test_a_signal_while_a_child_starts_waits_for_its_pid_to_be_recorded(
     pg_install: PgInstall, sig: signal.Signals, raised: type[BaseException], code: int | None
 ) -> None:
