@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Final, NoReturn, TypeVar
 
 from pgtop import __version__, logs
 from pgtop.config import ConfigError
@@ -21,6 +22,8 @@ log = logging.getLogger("pgtop")
 
 SUBCOMMANDS = ("demo", "snapshot", "baseline")
 
+_N = TypeVar("_N", int, float)
+
 
 class _Parser(argparse.ArgumentParser):
     """argparse that raises UsageError (one line) instead of printing usage and exiting."""
@@ -29,14 +32,51 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _refresh(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"refresh {value!r} is not a number") from None
-    if not 0.5 <= seconds <= 60:
-        raise argparse.ArgumentTypeError(f"refresh {value} s is outside 0.5 – 60")
-    return seconds
+REFRESH_S: Final = (0.5, 60.0)
+"""--refresh and --interval: seconds between polls, the range of ``[monitor] refresh``
+(tests/test_cli_options.py holds the two together)."""
+SNAPSHOT_S: Final = (1.0, 86_400.0)
+"""snapshot --duration: the range of ``[snapshot] duration_s``."""
+DEMO_S: Final = (1.0, 86_400.0)
+"""demo --duration: how long the workload runs (a day at most: the lab is throwaway)."""
+DEMO_CLIENTS: Final = (1, 200)
+"""demo --clients: pgbench clients on the lab's primary (max_connections 300 leaves room for
+the pool, the blocking chain, the idle sessions, the replica and the monitor)."""
+
+
+def _span(bounds: tuple[float, float]) -> str:
+    return f"{bounds[0]:g} – {bounds[1]:g}"
+
+
+def _within(
+    convert: Callable[[str], _N], what: str, bounds: tuple[_N, _N], unit: str = ""
+) -> Callable[[str], _N]:
+    """An argparse type: ``convert(value)``, a finite number within ``bounds``."""
+    low, high = bounds
+
+    def number(value: str) -> _N:
+        try:
+            result = convert(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not {what}") from None
+        if not math.isfinite(result):
+            raise argparse.ArgumentTypeError(f"{value} is not a finite number")
+        if not low <= result <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {_span(bounds)}{unit}")
+        return result
+
+    return number
+
+
+def _seconds(bounds: tuple[float, float]) -> Callable[[str], float]:
+    return _within(float, "a number of seconds", bounds, " seconds")
+
+
+def _name(value: str) -> str:
+    """An argparse type: a name that is not blank."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("a name is needed, got an empty one")
+    return value
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -67,12 +107,21 @@ def monitor_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pgtop {__version__}")
     _add_targets(parser)
-    parser.add_argument("--refresh", type=_refresh, metavar="SECONDS", help="0.5 – 60, default 2")
+    parser.add_argument(
+        "--refresh",
+        type=_seconds(REFRESH_S),
+        metavar="SECONDS",
+        help=f"seconds between polls: {_span(REFRESH_S)}, default 2",
+    )
     parser.add_argument(
         "--read-only", action="store_true", default=None, help="no cancel/terminate/EXPLAIN ANALYZE"
     )
-    parser.add_argument("--theme", metavar="NAME", help="dark, light, high-contrast or your own")
-    parser.add_argument("--baseline", metavar="FILE", help="compare against a saved baseline")
+    parser.add_argument(
+        "--theme", type=_name, metavar="NAME", help="dark, light, high-contrast or your own"
+    )
+    parser.add_argument(
+        "--baseline", metavar="FILE", help="compare against a saved baseline (not available yet)"
+    )
     _add_common(parser)
     return parser
 
@@ -89,17 +138,33 @@ def demo_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start the lab and its workload, print connection strings and return",
     )
-    mode.add_argument("--stop", metavar="DIR", help="stop a lab started with --keep")
+    mode.add_argument(
+        "--stop", metavar="DIR", help="stop a lab started with --keep (takes no other option)"
+    )
     parser.add_argument(
         "--duration",
-        type=float,
-        default=3600,
+        type=_seconds(DEMO_S),
         metavar="SECONDS",
-        help="how long the workload runs (default 3600)",
+        help=f"how long the workload runs: {_span(DEMO_S)}, default 3600",
     )
-    parser.add_argument("--clients", type=int, default=8, help="pgbench clients (default 8)")
-    parser.add_argument("--refresh", type=_refresh, metavar="SECONDS")
-    parser.add_argument("--theme", metavar="NAME")
+    parser.add_argument(
+        "--clients",
+        type=_within(int, "a whole number", DEMO_CLIENTS),
+        metavar="N",
+        help=f"pgbench clients: {_span(DEMO_CLIENTS)}, default 8",
+    )
+    parser.add_argument(
+        "--refresh",
+        type=_seconds(REFRESH_S),
+        metavar="SECONDS",
+        help="the monitor's (with --keep: added to the pgtop command printed)",
+    )
+    parser.add_argument(
+        "--theme",
+        type=_name,
+        metavar="NAME",
+        help="the monitor's (with --keep: added to the command printed)",
+    )
     _add_common(parser)
     return parser
 
@@ -111,19 +176,40 @@ def snapshot_parser() -> argparse.ArgumentParser:
         "baseline or the data layer's JSON.",
     )
     _add_targets(parser)
-    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS")
-    parser.add_argument("--interval", type=_refresh, default=1.0, metavar="SECONDS")
-    parser.add_argument("--format", choices=("markdown", "json"), default="json")
+    parser.add_argument(
+        "--duration",
+        type=_seconds(SNAPSHOT_S),
+        default=None,
+        metavar="SECONDS",
+        help=f"the sampling window: {_span(SNAPSHOT_S)}, default [snapshot] duration_s (30)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=_seconds(REFRESH_S),
+        default=1.0,
+        metavar="SECONDS",
+        help=f"between samples: {_span(REFRESH_S)} and at most the window, default 1",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="json",
+        help="json (default); markdown is not available yet",
+    )
     parser.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
-    parser.add_argument("--force", action="store_true", help="replace an existing file")
-    parser.add_argument("--redact", action="store_true", help="replace literals in query texts")
+    parser.add_argument("--force", action="store_true", help="replace an existing -o FILE")
+    parser.add_argument(
+        "--redact", action="store_true", help="replace literals in query texts (not available yet)"
+    )
     _add_common(parser)
     return parser
 
 
 def baseline_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pgtop baseline", description="Work with baseline documents.")
-    sub = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(
+        dest="action", metavar="ACTION", required=True, parser_class=_Parser
+    )
     diff = sub.add_parser("diff", help="what got slower, faster, new, gone (Markdown to stdout)")
     diff.add_argument("old", metavar="OLD")
     diff.add_argument("new", metavar="NEW")

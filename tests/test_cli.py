@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+from pgtop.cli import main
+from pgtop.commands import snapshot
 from pgtop.lab import MONITOR_ROLE, Lab, LabState, PgInstall, pid_alive
 
 SECRET = "s3cr3t-Pa55"
@@ -126,7 +131,9 @@ def test_corrupt_config_names_file_and_line(tmp_path: Path) -> None:
 
 def test_demo_keep_prints_connection_strings_and_stop_cleans_up(pg_install: PgInstall) -> None:
     env = {"PGTOP_PG_BIN": str(pg_install.bindir)}
-    started = pgtop("demo", "--keep", "--duration", "30", "--clients", "2", env=env)
+    started = pgtop(
+        "demo", "--keep", "--duration", "30", "--clients", "2", "--refresh", "1", env=env
+    )
     assert started.returncode == 0, started.stderr
     directory = re.search(r"pgtop lab running in (\S+)", started.stdout)
     assert directory, started.stdout
@@ -138,6 +145,9 @@ def test_demo_keep_prints_connection_strings_and_stop_cleans_up(pg_install: PgIn
         with psycopg.connect(monitor.group(1)) as conn:
             assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
         assert "pgtop demo --stop" in started.stdout
+        printed = re.search(r"^monitor it:\s+(.+)$", started.stdout, re.MULTILINE)
+        assert printed, started.stdout
+        assert printed.group(1).endswith(" --refresh 1")  # the monitor's option, kept for it
         assert all(pid_alive(pid) for pid in state.pids())
     finally:
         stopped = pgtop("demo", "--stop", state.directory, env=env)
@@ -150,7 +160,63 @@ def test_snapshot_refuses_to_overwrite(tmp_path: Path, lab: Lab) -> None:
     target = tmp_path / "snap.json"
     target.write_text("keep me")
     line = assert_one_line_error(
-        pgtop("snapshot", lab.monitor_dsn(), "--duration", "0", "-o", str(target)), 2
+        pgtop("snapshot", lab.monitor_dsn(), "--duration", "1", "-o", str(target)), 2
     )
     assert "--force" in line
     assert target.read_text() == "keep me"
+
+
+@pytest.fixture
+def file_logging(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """pgtop.cli.main in this process: its log goes to a temp folder, and the root logger's
+    handlers are put back afterwards (logs.configure replaces them)."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+        handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("file_logging")
+@pytest.mark.parametrize("change", ["folder gone", "file appeared"])
+def test_snapshot_output_changed_while_sampling(
+    change: str,
+    tmp_path: Path,
+    lab: Lab,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """-o is checked before sampling and again by the write itself: what changed meanwhile is
+    one line naming the path, exit 1, and nothing written (no temp file either)."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "snap.json"
+    collect = snapshot._collect
+
+    async def then_change(*args: Any) -> list[Any]:
+        samples = await collect(*args)
+        if change == "folder gone":
+            folder.rmdir()
+        else:
+            target.write_text("not mine")
+        return samples
+
+    monkeypatch.setattr(snapshot, "_collect", then_change)
+    code = main(["snapshot", lab.monitor_dsn(), "--duration", "1", "-o", str(target)])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, ""), err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"pgtop: {target} appeared" if change == "file appeared" else "pgtop: ")
+    assert str(target) in err
+    assert "nothing written" in err
+    if change == "folder gone":
+        assert not folder.exists()
+    else:
+        assert [p.name for p in folder.iterdir()] == ["snap.json"]
+        assert target.read_text() == "not mine"

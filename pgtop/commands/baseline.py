@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from pgtop.conninfo import PgtopError
+from pgtop.conninfo import UsageError
 
 
 def run_baseline(args: argparse.Namespace) -> int:
-    raise PgtopError(
-        f"pgtop baseline {args.action} is not available in this version yet: baseline documents "
-        "arrive with the baselines feature; use 'pgtop snapshot --format json' meanwhile"
+    raise UsageError(
+        f"pgtop baseline {args.action} is not available in this version yet (it arrives with "
+        "baseline documents): use 'pgtop snapshot --format json' meanwhile"
     )

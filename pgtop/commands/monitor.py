@@ -3,13 +3,33 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pgtop import logs
 from pgtop.commands.targets import Targets, make_signaller, make_sources, preflight
-from pgtop.config import Config, load_config
+from pgtop.config import (
+    Config,
+    ConfigError,
+    Source,
+    default_state_path,
+    effective_theme,
+    load_config,
+    load_state,
+)
 from pgtop.conninfo import UsageError
+from pgtop.themes import DEFAULT_THEME, resolve_theme_name
+
+log = logging.getLogger("pgtop.monitor")
+
+
+def not_available(option: str) -> UsageError:
+    """An accepted option whose feature has not landed: refused before anything starts."""
+    return UsageError(
+        f"{option} is not available in this version yet (it arrives with baseline documents)"
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -18,7 +38,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         "monitor.theme": getattr(args, "theme", None),
         "monitor.read_only": getattr(args, "read_only", None),
     }
-    path = Path(args.config) if getattr(args, "config", None) else None
+    name = getattr(args, "config", None)
+    path = Path(name) if name is not None else None  # --config '' is no file: an error
     return load_config(path, overrides=overrides)
 
 
@@ -30,20 +51,69 @@ def require_terminal() -> None:
         )
 
 
+def ui_themes() -> list[str]:
+    """The names of the themes the UI offers (textual's own and pgtop's theme files that
+    load), asked of the UI itself: the check before starting and the app's choice at start
+    read one list through one rule, :func:`pgtop.themes.resolve_theme_name`."""
+    from pgtop.feed import RecordedFeed
+    from pgtop.ui.app import make_app
+
+    app = make_app(Config(), RecordedFeed(()), theme=DEFAULT_THEME)  # never run
+    return list(app.available_themes)
+
+
+def check_theme(config: Config) -> str | None:
+    """Refuse a theme the user asked for (``--theme``, ``PGTOP_THEME``, ``monitor.theme`` in
+    config.toml) that the UI does not have: a usage error listing the themes.
+
+    A theme remembered in state.toml (picked in the app) that is gone is no error: the app
+    starts with the default and says so on screen; the line returned is for the log.
+    """
+    available = ui_themes()
+    origin = config.origin("monitor.theme")
+    wanted = config.monitor.theme
+    if origin is not Source.DEFAULT and resolve_theme_name(wanted, available) is None:
+        where = {Source.CLI: "--theme", Source.ENV: "PGTOP_THEME"}.get(
+            origin, f"monitor.theme in {config.path}"
+        )
+        names = sorted(available, key=lambda name: (not name.startswith("pgtop-"), name))
+        raise UsageError(f'unknown theme "{wanted}" ({where}); available: {", ".join(names)}')
+    try:
+        state = load_state()
+    except ConfigError:
+        return None  # the app reports a corrupt state file on screen
+    remembered = effective_theme(config, state)
+    if remembered == state.theme and resolve_theme_name(remembered, available) is None:
+        return (
+            f'theme "{remembered}" remembered in {default_state_path()} is no longer '
+            "available: starting with the default"
+        )
+    return None
+
+
 def run_monitor(args: argparse.Namespace) -> int:
+    if args.baseline is not None:
+        raise not_available("--baseline")
     config = config_from_args(args)
     targets = Targets.from_args(args)
+    note = check_theme(config)
     preflight(targets.primary, config.connection)
     require_terminal()
-    return run_ui(config, targets)
+    return run_ui(config, targets, notes=[note] if note else [])
 
 
-def run_ui(config: Config, targets: Targets) -> int:
-    """Start the sampler and the app over the targets; returns the app's exit code."""
+def run_ui(config: Config, targets: Targets, *, notes: Sequence[str] = ()) -> int:
+    """Start the sampler and the app over the targets; returns the app's exit code.
+
+    The app picks the theme itself (``--theme``/``PGTOP_THEME`` > state.toml > config.toml >
+    default, :func:`pgtop.config.effective_theme`); ``notes`` go to the log first.
+    """
     from pgtop.collect.sampler import Sampler
     from pgtop.ui.app import make_app
 
     logs.configure()
+    for note in notes:
+        log.warning("%s", note)
     sampler = Sampler(
         make_sources(targets, config),
         interval=config.monitor.refresh,
@@ -55,7 +125,6 @@ def run_ui(config: Config, targets: Targets) -> int:
         sampler,
         targets=targets.describe(),
         read_only=config.monitor.read_only,
-        theme=config.monitor.theme,
         signaller=make_signaller(targets, config),
     )
     app.run()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
 import sys
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pgtop import __version__, logs
 from pgtop.atomic import WriteError, write_atomically
-from pgtop.commands.monitor import config_from_args
+from pgtop.commands.monitor import config_from_args, not_available
 from pgtop.commands.targets import Targets, make_sources, preflight
 from pgtop.conninfo import PgtopError, UsageError
 from pgtop.health import worst_first
@@ -21,19 +24,23 @@ from pgtop.window import window_statements
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
     if args.format == "markdown":
-        raise PgtopError(
-            "--format markdown (baseline documents) is not available in this version yet: "
-            "use --format json"
+        raise not_available("--format markdown")
+    if args.redact:
+        raise not_available("--redact")
+    if args.force and args.output is None:
+        raise UsageError("--force replaces an -o FILE: without -o the document goes to stdout")
+    config = config_from_args(args)
+    duration = args.duration if args.duration is not None else float(config.snapshot.duration_s)
+    if args.interval > duration:
+        given = "--duration" if args.duration is not None else "[snapshot] duration_s"
+        raise UsageError(
+            f"--interval {args.interval:g} s is longer than the window ({given} {duration:g} s)"
         )
     targets = Targets.from_args(args)
-    output = Path(args.output) if args.output else None
-    if output is not None and output.exists() and not args.force:
-        raise UsageError(f"{output} exists: choose another name or pass --force to replace it")
+    output = check_output(args.output, force=args.force)
     preflight(targets.primary, config.connection)
     logs.configure()
-    duration = args.duration if args.duration is not None else float(config.snapshot.duration_s)
     samples = asyncio.run(_collect(targets, config, duration, args.interval))
     document = build_document(samples, targets, duration, args.interval)
     text = dumps(document)
@@ -142,11 +149,44 @@ def _pools(sample: BouncerSample | None) -> dict[str, Any] | None:
     }
 
 
+def check_output(name: str | None, *, force: bool) -> Path | None:
+    """``-o``, checked before anything is sampled: a file name (usage error otherwise), not
+    an existing file unless ``--force`` (usage error), in a folder where a file can be
+    created (runtime error naming the path and the reason). The folder is tried for real,
+    with a temp file created and removed: as root ``os.access`` says yes to everything."""
+    if name is None:
+        return None
+    path = Path(name)
+    try:
+        if not name.strip():
+            raise UsageError("-o needs the name of a file to write")
+        if path.is_dir():
+            raise UsageError(f"-o {path} is a folder: give the name of a file to write")
+        if path.exists() and not force:
+            raise UsageError(f"{path} exists: choose another name or pass --force to replace it")
+        folder = path.parent
+        if not folder.is_dir():
+            what = f"{folder} is not a folder" if folder.exists() else f"no folder {folder}"
+            raise PgtopError(f"cannot write {path}: {what}")
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise PgtopError(f"cannot write {path}: {exc.strerror or type(exc).__name__}") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return path
+
+
 def write_document(path: Path, text: str, *, force: bool) -> None:
-    """The document, written atomically; an existing file is replaced only with ``--force``."""
+    """The document, written atomically; an existing file is replaced only with ``--force``.
+
+    :func:`check_output` passed before sampling; what fails here changed meanwhile (the folder
+    went away, the file appeared): a runtime error, exit 1."""
     try:
         write_atomically(path, text, replace=force)
     except WriteError as exc:
         if exc.exists:
-            raise UsageError(f"{path} exists: choose another name or pass --force") from None
-        raise PgtopError(str(exc)) from None
+            raise PgtopError(
+                f"{path} appeared while sampling: nothing written (pass --force to replace it)"
+            ) from None
+        raise PgtopError(f"{exc} (nothing written)") from None

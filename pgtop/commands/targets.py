@@ -20,6 +20,7 @@ from pgtop.actions import Signaller
 from pgtop.collect.source import Source
 from pgtop.config import Config, ConnectionSettings
 from pgtop.conninfo import (
+    UsageError,
     check_option_values,
     connect_error,
     connect_kwargs,
@@ -31,6 +32,9 @@ from pgtop.conninfo import (
 
 log = logging.getLogger("pgtop.targets")
 
+ADMIN_DATABASE = "pgbouncer"
+"""The database of PgBouncer's admin console: a name fixed by PgBouncer."""
+
 
 @dataclass(frozen=True, slots=True)
 class Targets:
@@ -40,18 +44,42 @@ class Targets:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Targets:
-        """Validate every DSN up front: a malformed one is a usage error (exit 2)."""
+        """Validate every DSN up front: a malformed one is a usage error (exit 2), and so is
+        a server named twice (two sources of one name would overwrite each other's samples)
+        or a ``--pgbouncer`` that is not PgBouncer's admin console."""
         targets = cls(args.dsn, tuple(args.replica or ()), args.pgbouncer)
         for dsn in (targets.primary, *targets.replicas, targets.pgbouncer):
             if dsn is not None:
                 check_option_values(parse_dsn(dsn))
+        if targets.pgbouncer is not None:
+            console = f"PgBouncer's admin console (dbname={ADMIN_DATABASE})"
+            if not targets.pgbouncer.strip():
+                raise UsageError(f"--pgbouncer needs the DSN of {console}")
+            dbname = parse_dsn(targets.pgbouncer).get("dbname", ADMIN_DATABASE)
+            if dbname != ADMIN_DATABASE:
+                raise UsageError(f'--pgbouncer must point at {console}, not dbname "{dbname}"')
+        targets._check_distinct()
         return targets
+
+    def _check_distinct(self) -> None:
+        named = [("the DSN", self.primary), *(("--replica", dsn) for dsn in self.replicas)]
+        if self.pgbouncer is not None:
+            named.append(("--pgbouncer", self.pgbouncer))
+        seen: dict[str, str] = {}
+        for option, dsn in named:
+            server = server_for_display(parse_dsn(dsn))
+            if server not in seen:
+                seen[server] = option
+            elif seen[server] == option:
+                raise UsageError(f"{option} {server} is given twice")
+            else:
+                raise UsageError(f"{option} {server} is the same server as {seen[server]}")
 
     def describe(self) -> str:
         """Human-readable, password-free: for the header and documents."""
         parts = [dsn_for_display(parse_dsn(self.primary))]
         parts += [f"replica {dsn_for_display(parse_dsn(dsn))}" for dsn in self.replicas]
-        if self.pgbouncer:
+        if self.pgbouncer is not None:
             parts.append(f"pgbouncer {dsn_for_display(parse_dsn(self.pgbouncer))}")
         return ", ".join(parts)
 
@@ -85,7 +113,12 @@ def preflight(dsn: str | None, settings: ConnectionSettings) -> None:
         _log(logging.WARNING, "libpq said while connecting: %s", " | ".join(captured))
     if failure is not None:
         # kwargs, not params: the message names the connect timeout actually used
-        raise connect_error(failure, kwargs) from None
+        error = connect_error(failure, kwargs)
+        if dsn is None:  # e.g. only --pgbouncer given: say where the primary came from
+            raise type(error)(
+                f"no DSN given, so PG* variables and libpq's defaults chose the primary: {error}"
+            ) from None
+        raise error from None
 
 
 @contextlib.contextmanager
@@ -162,7 +195,7 @@ def make_sources(targets: Targets, config: Config) -> list[Source]:
     for dsn in targets.replicas:
         name = f"replica {server_for_display(parse_dsn(dsn))}"
         sources.append(PostgresSource(without_unsafe_passfile(dsn), name=name, settings=settings))
-    if targets.pgbouncer:
+    if targets.pgbouncer is not None:
         sources.append(
             BouncerSource(
                 without_unsafe_passfile(targets.pgbouncer),
