@@ -8,12 +8,14 @@ BackendSignals`` implements both, on one action session) and never runs SQL itse
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
 __all__ = [
+    "BulkOutcome",
     "HeldLock",
     "Inspector",
     "LockReport",
@@ -37,6 +39,19 @@ class Outcome:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class BulkOutcome:
+    """What a bulk cancel or terminate did, as one line (``message``) and per backend."""
+
+    ok: bool
+    message: str
+    signalled: tuple[int, ...] = ()
+    gone: tuple[int, ...] = ()
+    """Exited (or replaced by a new backend under the same pid) before the signal."""
+    failed: tuple[int, ...] = ()
+    """Present, allowed, but the server did not signal them."""
+
+
 class Signaller(Protocol):
     @property
     def name(self) -> str:
@@ -46,6 +61,13 @@ class Signaller(Protocol):
     async def send(self, signal: Signal, pid: int, backend_start: datetime | None) -> Outcome:
         """Signal backend ``pid`` if it is still the one started at ``backend_start``; never
         raises for a server's refusal or failure (the outcome says it)."""
+        ...
+
+    async def send_many(
+        self, signal: Signal, backends: Sequence[tuple[int, datetime | None]]
+    ) -> BulkOutcome:
+        """Signal every (pid, backend_start) still there, in one statement; none at all when
+        pgtop's role may not signal every one of them (the outcome names the grant)."""
         ...
 
     async def close(self) -> None: ...

@@ -289,3 +289,57 @@ async def test_every_counter_of_one_statement(lab: Lab) -> None:
         assert gone.error == "statement 1 is no longer in pg_stat_statements"
     finally:
         await inspector.close()
+
+
+async def test_bulk_terminate_in_one_statement_reports_the_gone(lab: Lab) -> None:
+    """K on many rows: every one still there is terminated in one statement; one that ended
+    before the confirm is reported, not an error; a reused pid is left alone."""
+    admin = lab.superuser_dsn()
+    signals = BackendSignals(lab.monitor_dsn())
+    try:
+        with (
+            running(lab.app_dsn(), SLEEP) as first,
+            running(lab.app_dsn(), SLEEP) as second,
+            running(lab.app_dsn(), SLEEP) as reused,
+        ):
+            starts = {pid: _started(admin, pid) for pid in (first, second, reused)}
+            gone = 999_999  # no such backend
+            outcome = await signals.send_many(
+                Signal.TERMINATE,
+                [
+                    (first, starts[first]),
+                    (second, starts[second]),
+                    (reused, starts[reused] - timedelta(seconds=1)),  # another backend now
+                    (gone, None),
+                ],
+            )
+            assert outcome.message == "terminated 2 of 4; 2 already gone"
+            assert outcome.ok
+            assert sorted(outcome.signalled) == sorted([first, second])
+            _wait_for(lambda: _backend(admin, first) is None, "the first to exit")
+            _wait_for(lambda: _backend(admin, second) is None, "the second to exit")
+            assert _sleeping(admin, reused), "a reused pid is never signalled"
+    finally:
+        await signals.close()
+
+
+async def test_bulk_without_privilege_names_the_grant_and_sends_nothing(lab: Lab) -> None:
+    admin = lab.superuser_dsn()
+    with scratch_role(lab, "pgtop_test_nobulk") as plain:
+        signals = BackendSignals(plain)
+        try:
+            with (
+                running(lab.app_dsn(), SLEEP) as one,
+                running(lab.app_dsn(), SLEEP) as two,
+            ):
+                targets = [(one, _started(admin, one)), (two, _started(admin, two))]
+                outcome = await signals.send_many(Signal.TERMINATE, targets)
+                assert not outcome.ok
+                assert outcome.message.startswith(
+                    "nothing sent: not allowed to terminate 2 of the 2"
+                )
+                assert 'GRANT pg_signal_backend TO "pgtop_test_nobulk"' in outcome.message
+                assert _sleeping(admin, one)
+                assert _sleeping(admin, two)
+        finally:
+            await signals.close()

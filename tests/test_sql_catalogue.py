@@ -29,6 +29,8 @@ PARAMS: dict[str, dict[str, Any]] = {
     "cancel_backend": {"pid": 0, "backend_start": None},
     "terminate_backend": {"pid": 0, "backend_start": None, "wait_ms": 100},
     "backend_locks": {"pid": 0, "backend_start": None},
+    "cancel_backends": {"pids": [0], "starts": [None]},
+    "terminate_backends": {"pids": [0], "starts": [None]},
     "statement_counters": {"queryid": 0, "user": None, "database": None},
     # EXPLAIN's look-ups: no backend, no entry, no prepared statement (no rows)
     "explain_activity": {"pid": 0, "backend_start": None},

@@ -91,6 +91,8 @@ SPECS: dict[str, ProbeSpec] = {
     "cancel_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "terminate_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "backend_locks": ProbeSpec(when="action"),
+    "cancel_backends": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
+    "terminate_backends": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "statement_counters": ProbeSpec(axis=Axis.PSS, when="action"),
     # EXPLAIN (e, E): on an explain session per server and database (collect/explain.py)
     "explain_context": ProbeSpec(when="explain"),

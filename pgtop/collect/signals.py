@@ -15,13 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import errors
 
-from pgtop.actions import HeldLock, LockReport, Outcome, Signal, StatementReport
+from pgtop.actions import (
+    BulkOutcome,
+    HeldLock,
+    LockReport,
+    Outcome,
+    Signal,
+    StatementReport,
+)
 from pgtop.collect.batch import Conn, Query, run_batch
 from pgtop.collect.capabilities import quote_ident
 from pgtop.collect.per_database import connect_session
@@ -80,6 +88,36 @@ class BackendSignals:
                 if conn.broken or conn.closed:
                     await self.close()
                 return Outcome(False, self._explain(exc, conn, signal, pid))
+
+    async def send_many(
+        self, signal: Signal, backends: Sequence[tuple[int, datetime | None]]
+    ) -> BulkOutcome:
+        """Cancel or terminate many backends in one statement (keys C and K)."""
+        if not backends:
+            return BulkOutcome(False, f"nothing to {signal.value}")
+        async with self._lock:
+            try:
+                conn = await self._session()
+            except ConnectionLostError as exc:
+                return BulkOutcome(False, f"{self._name}: no session for the action: {exc}")
+            probe = resolve(f"{signal.value}_backends", conn.info.server_version)
+            assert probe is not None
+            params = {
+                "pids": [pid for pid, _ in backends],
+                "starts": [start for _, start in backends],
+            }
+            try:
+                (rows,) = await run_batch(
+                    conn,
+                    [Query(compose(probe), params)],
+                    statement_timeout_ms=self._settings.statement_timeout_ms,
+                    lock_timeout_ms=self._settings.lock_timeout_ms,
+                )
+            except psycopg.Error as exc:
+                if conn.broken or conn.closed:
+                    await self.close()
+                return BulkOutcome(False, self._explain(exc, conn, signal, len(backends)))
+        return _bulk_outcome(signal, rows, conn.info.user or "", len(backends))
 
     async def locks(self, pid: int, backend_start: datetime | None) -> LockReport:
         """The locks backend ``pid`` holds and awaits (the backend details screen's ``l``)."""
@@ -230,6 +268,7 @@ class BackendSignals:
         return Outcome(False, f"pid {pid}: the server did not terminate it (not a backend?)")
 
     def _explain(self, exc: psycopg.Error, conn: Conn, signal: Signal, pid: int) -> str:
+        """One line for a failed action on ``pid`` (or, in bulk, on that many backends)."""
         verb = "cancel the query of" if signal is Signal.CANCEL else "terminate"
         if isinstance(exc, errors.InsufficientPrivilege):
             role = quote_ident(conn.info.user or "")
@@ -243,3 +282,30 @@ class BackendSignals:
         if isinstance(exc, errors.QueryCanceled):
             return f"{self._name}: could not {verb} pid {pid} in time ({first_line(exc)})"
         return f"{self._name}: could not {verb} pid {pid}: {first_line(exc)}"
+
+
+def _bulk_outcome(
+    signal: Signal, rows: Sequence[Mapping[str, Any]], user: str, asked: int
+) -> BulkOutcome:
+    """The one line a bulk action ends with: "terminated 268 of 269; 1 already gone"."""
+    gone = tuple(r["pid"] for r in rows if not r["present"] or r["replaced"])
+    live = [r for r in rows if r["present"] and not r["replaced"]]
+    refused = [r["pid"] for r in live if not r["allowed"]]
+    if refused:
+        hint = SPECS[_probe(signal)].grant.format(role=quote_ident(user))
+        pids = ", ".join(str(pid) for pid in refused[:5]) + (" …" if len(refused) > 5 else "")
+        return BulkOutcome(
+            False,
+            f"nothing sent: not allowed to {signal.value} {len(refused)} of the {asked} "
+            f"(pid {pids}): {hint}",
+            gone=gone,
+        )
+    signalled = tuple(r["pid"] for r in live if r["done"])
+    failed = tuple(r["pid"] for r in live if not r["done"])
+    verb = "cancel sent to" if signal is Signal.CANCEL else "terminated"
+    message = f"{verb} {len(signalled)} of {asked}"
+    if gone:
+        message += f"; {len(gone)} already gone"
+    if failed:
+        message += f"; {len(failed)} not signalled by the server"
+    return BulkOutcome(bool(signalled) and not failed, message, signalled, gone, failed)
