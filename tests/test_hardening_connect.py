@@ -309,7 +309,7 @@ def test_loose_passfile_not_needed_prints_nothing_of_libpq(
     env = {"PGPASSFILE": str(passfile)}
     line = assert_one_line_error(pgtop(dsn, env=env, home=home), 2)
     assert "terminal" in line
-    snap = pgtop("snapshot", dsn, "--duration", "0", env=env, home=home)
+    snap = pgtop("snapshot", dsn, "--duration", "1", env=env, home=home)
     assert snap.returncode == 0, snap.stderr
     assert snap.stderr == ""
     assert json.loads(snap.stdout)["server"]["connected"] is True

@@ -157,7 +157,7 @@ def test_snapshot_json_is_ascii_and_round_trips_the_hostname(
             "snapshot",
             hostile_dns_lab.monitor_dsn(),
             "--duration",
-            "0",
+            "1",
         ],
         capture_output=True,
         timeout=60,
