@@ -475,19 +475,26 @@ async def test_an_advisory_lock_taken_under_analyze_is_released(lab: Lab, table:
 # --------------------------------------------------------------------------- refusals
 
 
-async def test_the_monitoring_role_is_told_which_privilege_it_lacks(lab: Lab, table: str) -> None:
+async def test_a_role_that_may_not_read_the_table_is_told_which_privilege_it_lacks(
+    lab: Lab, table: str
+) -> None:
+    """A monitoring role set up as the README's minimum (it sees every query, reads no table)
+    is told which grant EXPLAIN needs."""
     query = f"SELECT count(*) FROM {table}, pg_sleep(30) /* pgtop explain privilege */"
-    explain = PlanExplainer({"primary": lab.monitor_dsn()}, settings=SETTINGS)
-    try:
-        with running(lab.app_dsn(), query) as pid:
-            target = BackendTarget("primary", pid, await _started(lab, pid), APP_DATABASE)
-            refused = _failure(await explain.explain(target))
-    finally:
-        await explain.close()
+    with scratch_role(lab, "pgtop_test_noread") as dsn:
+        with psycopg.connect(lab.superuser_dsn(), autocommit=True) as admin:
+            admin.execute('GRANT pg_read_all_stats TO "pgtop_test_noread"')
+        explain = PlanExplainer({"primary": dsn}, settings=SETTINGS)
+        try:
+            with running(lab.app_dsn(), query) as pid:
+                target = BackendTarget("primary", pid, await _started(lab, pid), APP_DATABASE)
+                refused = _failure(await explain.explain(target))
+        finally:
+            await explain.close()
     assert refused.sqlstate == "42501"
     assert refused.message.startswith(f"not allowed: permission denied for table {table}: ")
-    assert 'GRANT SELECT ON it TO "pgtop_monitor"' in refused.message
-    assert 'GRANT pg_read_all_data TO "pgtop_monitor"' in refused.message
+    assert 'GRANT SELECT ON it TO "pgtop_test_noread"' in refused.message
+    assert 'GRANT pg_read_all_data TO "pgtop_test_noread"' in refused.message
 
 
 async def test_a_role_that_cannot_read_others_queries_is_told(lab: Lab, table: str) -> None:

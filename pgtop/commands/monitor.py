@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pgtop import logs
-from pgtop.commands.targets import Targets, make_signaller, make_sources, preflight
+from pgtop.commands.targets import Targets, make_actions, make_sources, preflight
 from pgtop.config import (
     Config,
     ConfigError,
@@ -120,12 +120,15 @@ def run_ui(config: Config, targets: Targets, *, notes: Sequence[str] = ()) -> in
         thresholds=config.thresholds,
         history_minutes=config.monitor.history_minutes,
     )
+    actions = make_actions(targets, config)
     app = make_app(
         config,
         sampler,
         targets=targets.describe(),
         read_only=config.monitor.read_only,
-        signaller=make_signaller(targets, config),
+        signaller=actions.signaller,
+        inspector=actions.inspector,
+        explainer=actions.explainer,
     )
     app.run()
     return app.return_code or 0

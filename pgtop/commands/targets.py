@@ -16,7 +16,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from pgtop import logs
-from pgtop.actions import Signaller
+from pgtop.actions import Inspector, Signaller
 from pgtop.collect.source import Source
 from pgtop.config import Config, ConnectionSettings
 from pgtop.conninfo import (
@@ -29,6 +29,7 @@ from pgtop.conninfo import (
     password_file_problem,
     server_for_display,
 )
+from pgtop.explaining import Explainer
 
 log = logging.getLogger("pgtop.targets")
 
@@ -208,9 +209,41 @@ def make_sources(targets: Targets, config: Config) -> list[Source]:
 
 def make_signaller(targets: Targets, config: Config) -> Signaller | None:
     """What cancels and terminates the primary's backends; None with ``--read-only``."""
-    if config.monitor.read_only:
-        return None
+    return make_actions(targets, config).signaller
+
+
+@dataclass(frozen=True, slots=True)
+class Actions:
+    """What the UI may ask of the servers besides watching them."""
+
+    signaller: Signaller | None
+    """Cancel and terminate (None with ``--read-only``)."""
+    inspector: Inspector
+    """Reads one backend's locks, one statement's counters (read-only: always there)."""
+    explainer: Explainer
+
+
+def make_actions(targets: Targets, config: Config) -> Actions:
+    """One action session on the primary serves signals and look-ups (so a read-only pgtop
+    still reads locks); EXPLAIN has sessions of its own per server and database."""
+    from pgtop.collect.explain import PlanExplainer
     from pgtop.collect.signals import BackendSignals
 
     primary = without_unsafe_passfile(targets.primary)
-    return BackendSignals(primary, name="primary", settings=config.connection)
+    session = BackendSignals(primary, name="primary", settings=config.connection)
+    servers: dict[str, str | None] = {"primary": primary}
+    for dsn in targets.replicas:
+        name = f"replica {server_for_display(parse_dsn(dsn))}"
+        servers[name] = without_unsafe_passfile(dsn)
+    explainer = PlanExplainer(
+        servers,
+        settings=config.connection,
+        statement_timeout_ms=config.explain.statement_timeout_ms,
+        lock_timeout_ms=config.explain.lock_timeout_ms,
+        read_only=config.monitor.read_only,
+    )
+    return Actions(
+        signaller=None if config.monitor.read_only else session,
+        inspector=session,
+        explainer=explainer,
+    )

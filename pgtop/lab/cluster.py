@@ -438,8 +438,11 @@ class Lab:
     def _create_roles_and_data(self) -> None:
         with psycopg.connect(self.superuser_dsn("postgres"), autocommit=True) as conn:
             # the monitoring role as the README sets one up: pg_monitor to read everything,
-            # pg_signal_backend for cancel and terminate (the demo's c and k work)
+            # pg_signal_backend for cancel and terminate (the demo's c and k work), and from
+            # PostgreSQL 14 pg_read_all_data, so that EXPLAIN can plan the app's queries (e, E)
             monitor = "IN ROLE pg_monitor, pg_signal_backend"
+            if conn.info.server_version >= 140000:
+                monitor += ", pg_read_all_data"
             for role, extra in ((MONITOR_ROLE, monitor), (APP_ROLE, "")):
                 conn.execute(
                     sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} " + extra).format(

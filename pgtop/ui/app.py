@@ -391,7 +391,15 @@ class PgtopApp(App[None]):
         backend = pane.chosen_backend()
         sample = self.last_good.get(self.main) if self.main is not None else None
         if backend is not None and isinstance(sample, Sample) and self.main is not None:
-            self.push_screen(BackendScreen(self.main, backend, sample, inspector=self.inspector))
+            self.push_screen(
+                BackendScreen(
+                    self.main,
+                    backend,
+                    sample,
+                    inspector=self.inspector,
+                    explain=self.explain_backend,
+                )
+            )
             return
         self.push_screen(DetailScreen(f"{pane.title} — details", event.record))
 
