@@ -21,6 +21,8 @@ from pgtop.conninfo import PgtopError, UsageError
 log = logging.getLogger("pgtop")
 
 SUBCOMMANDS = ("demo", "snapshot", "baseline")
+GATE_EXIT = 3
+"""``baseline diff --fail-on``: a change at or above the level (1 and 2 are errors)."""
 
 _N = TypeVar("_N", int, float)
 
@@ -193,13 +195,21 @@ def snapshot_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--format",
         choices=("markdown", "json"),
-        default="json",
-        help="json (default); markdown is not available yet",
+        default="markdown",
+        help="markdown: a baseline document (default); json: the data layer's records",
     )
-    parser.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here ('-' for stdout); default: markdown into [snapshot] output_dir "
+        "(snapshots/HOST-PORT-DB-UTCTIME.md), json to stdout",
+    )
     parser.add_argument("--force", action="store_true", help="replace an existing -o FILE")
     parser.add_argument(
-        "--redact", action="store_true", help="replace literals in query texts (not available yet)"
+        "--redact",
+        action="store_true",
+        help="leave query texts out (each statement by its queryid and first keyword)",
     )
     _add_common(parser)
     return parser
@@ -211,8 +221,15 @@ def baseline_parser() -> argparse.ArgumentParser:
         dest="action", metavar="ACTION", required=True, parser_class=_Parser
     )
     diff = sub.add_parser("diff", help="what got slower, faster, new, gone (Markdown to stdout)")
-    diff.add_argument("old", metavar="OLD")
-    diff.add_argument("new", metavar="NEW")
+    diff.add_argument("old", metavar="OLD", help="the earlier baseline document (.md)")
+    diff.add_argument("new", metavar="NEW", help="the later one")
+    diff.add_argument(
+        "--fail-on",
+        choices=("warn", "crit"),
+        default=None,
+        help=f"exit {GATE_EXIT} when a change reaches this level (a deploy gate in CI)",
+    )
+    _add_common(diff)
     return parser
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "ENV_VARS",
     "Config",
     "ConfigError",
+    "BaselineSettings",
     "ConnectionSettings",
     "ExplainSettings",
     "MonitorSettings",
@@ -310,6 +311,28 @@ class ExplainSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class BaselineSettings:
+    """``[baseline]``: comparing statements with a baseline (``baseline diff``, ``--baseline``)."""
+
+    warn_ratio: float = _setting(
+        2.0, "A statement's mean this many times its baseline warns (playbook: 2x).", lo=1, hi=1000
+    )
+    crit_ratio: float = _setting(
+        5.0, "A statement's mean this many times its baseline is critical (playbook: 5x).",
+        lo=1, hi=1000,
+    )  # fmt: skip
+    min_calls: int = _setting(
+        20, "Noise floor: statements with fewer calls in a window are never judged.", lo=0, hi=10**9
+    )
+    min_total_ms: float = _setting(
+        100.0,
+        "Noise floor: statements with less execution time (ms) in a window are never judged.",
+        lo=0,
+        hi=10**12,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The effective settings. Build with :func:`load_config`."""
 
@@ -318,6 +341,7 @@ class Config:
     thresholds: Thresholds = field(default_factory=Thresholds)
     snapshot: SnapshotSettings = field(default_factory=SnapshotSettings)
     explain: ExplainSettings = field(default_factory=ExplainSettings)
+    baseline: BaselineSettings = field(default_factory=BaselineSettings)
     path: Path | None = field(default=None, compare=False)
     """The config file that was read, or None when none was (defaults only)."""
     origins: Mapping[str, Source] = field(default_factory=dict, compare=False, hash=False)
@@ -334,6 +358,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "thresholds": Thresholds,
     "snapshot": SnapshotSettings,
     "explain": ExplainSettings,
+    "baseline": BaselineSettings,
 }
 
 

@@ -537,7 +537,7 @@ def test_layout(baseline: Baseline) -> None:
 
 
 def test_default_name(baseline: Baseline) -> None:
-    assert default_name(baseline) == "baseline-db.example-5432-app-20251124T094000Z.md"
+    assert default_name(baseline) == "db.example-5432-app-20251124T094000Z.md"
 
 
 HOSTILE = [

@@ -140,9 +140,9 @@ def load(path: Path) -> Baseline:
 
 
 def default_name(baseline: Baseline) -> str:
-    """A file name for the document: ``baseline-HOST-PORT-DB-20251124T093000Z.md``."""
+    """A file name for the document: ``HOST-PORT-DB-20251124T093000Z.md`` (UTC)."""
     server = _NAME_SAFE.sub("-", baseline.server).strip("-.") or "server"
-    return f"baseline-{server[:80]}-{baseline.window_end:%Y%m%dT%H%M%SZ}.md"
+    return f"{server[:80]}-{baseline.window_end:%Y%m%dT%H%M%SZ}.md"
 
 
 # --------------------------------------------------------------------------- front matter

@@ -108,6 +108,7 @@ class Sampler:
         thresholds: Thresholds | None = None,
         history_minutes: float = 60,
         hang_limit_s: float = 30.0,
+        also_judge: Callable[[Sample], Status | None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sources = list(sources)
@@ -118,6 +119,8 @@ class Sampler:
         self._resumed.set()
         self._wakers: list[Waker] = []
         self._hang_limit_s = hang_limit_s
+        self._also_judge = also_judge
+        """One more verdict per PostgreSQL sample (``--baseline``: statements vs the file)."""
         self._clock = clock
         self.history = History(history_minutes)
         """The session's one history (health, charts, baselines from the monitor)."""
@@ -189,6 +192,9 @@ class Sampler:
         else:
             recent = self.history.connected(sample.source, limit=HEALTH_HISTORY)
             judged = replace(sample, health=evaluate(sample, recent, self._thresholds))
+            extra = self._also_judge(sample) if self._also_judge and sample.connected else None
+            if extra is not None:
+                judged = replace(judged, health=(*judged.health, extra))
         self.history.add(judged)
         return judged
 

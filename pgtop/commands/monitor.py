@@ -7,10 +7,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pgtop import logs
 from pgtop.commands.targets import Targets, make_actions, make_sources, preflight
 from pgtop.config import (
+    BaselineSettings,
     Config,
     ConfigError,
     Source,
@@ -21,6 +23,9 @@ from pgtop.config import (
 )
 from pgtop.conninfo import UsageError
 from pgtop.themes import DEFAULT_THEME, resolve_theme_name
+
+if TYPE_CHECKING:
+    from pgtop.baseline.live import LiveBaseline
 
 log = logging.getLogger("pgtop.monitor")
 
@@ -92,17 +97,41 @@ def check_theme(config: Config) -> str | None:
 
 
 def run_monitor(args: argparse.Namespace) -> int:
-    if args.baseline is not None:
-        raise not_available("--baseline")
     config = config_from_args(args)
     targets = Targets.from_args(args)
     note = check_theme(config)
+    baseline = load_baseline(Path(args.baseline), config) if args.baseline is not None else None
     preflight(targets.primary, config.connection)
     require_terminal()
-    return run_ui(config, targets, notes=[note] if note else [])
+    return run_ui(config, targets, notes=[note] if note else [], baseline=baseline)
 
 
-def run_ui(config: Config, targets: Targets, *, notes: Sequence[str] = ()) -> int:
+def load_baseline(path: Path, config: Config) -> LiveBaseline:
+    """``--baseline FILE``, read before anything starts: a missing, corrupt or foreign file is
+    one line naming it (exit 1)."""
+    from pgtop.baseline import load
+    from pgtop.baseline.live import LiveBaseline
+
+    check_ratios(config.baseline)
+    return LiveBaseline(load(path), path.name, config.baseline)
+
+
+def check_ratios(rules: BaselineSettings) -> None:
+    """``[baseline]``'s crit ratio may not be below its warn ratio (a usage error)."""
+    if rules.crit_ratio < rules.warn_ratio:
+        raise UsageError(
+            f"[baseline] crit_ratio ({rules.crit_ratio:g}) is below "
+            f"warn_ratio ({rules.warn_ratio:g})"
+        )
+
+
+def run_ui(
+    config: Config,
+    targets: Targets,
+    *,
+    notes: Sequence[str] = (),
+    baseline: LiveBaseline | None = None,
+) -> int:
     """Start the sampler and the app over the targets; returns the app's exit code.
 
     The app picks the theme itself (``--theme``/``PGTOP_THEME`` > state.toml > config.toml >
@@ -119,6 +148,7 @@ def run_ui(config: Config, targets: Targets, *, notes: Sequence[str] = ()) -> in
         interval=config.monitor.refresh,
         thresholds=config.thresholds,
         history_minutes=config.monitor.history_minutes,
+        also_judge=baseline.judge if baseline is not None else None,
     )
     actions = make_actions(targets, config)
     app = make_app(
@@ -129,6 +159,7 @@ def run_ui(config: Config, targets: Targets, *, notes: Sequence[str] = ()) -> in
         signaller=actions.signaller,
         inspector=actions.inspector,
         explainer=actions.explainer,
+        baseline=baseline,
     )
     app.run()
     return app.return_code or 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import sys
 import tempfile
@@ -12,9 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pgtop import __version__, logs
+from pgtop import __version__, logs, units
 from pgtop.atomic import WriteError, write_atomically
-from pgtop.commands.monitor import config_from_args, not_available
+from pgtop.baseline import default_name, render
+from pgtop.commands.monitor import config_from_args
 from pgtop.commands.targets import Targets, make_sources, preflight
 from pgtop.conninfo import PgtopError, UsageError
 from pgtop.health import worst_first
@@ -24,12 +26,10 @@ from pgtop.window import window_statements
 
 
 def run_snapshot(args: argparse.Namespace) -> int:
-    if args.format == "markdown":
-        raise not_available("--format markdown")
-    if args.redact:
-        raise not_available("--redact")
+    markdown = args.format == "markdown"
     if args.force and args.output is None:
-        raise UsageError("--force replaces an -o FILE: without -o the document goes to stdout")
+        where = "into the snapshots folder under a new name" if markdown else "to stdout"
+        raise UsageError(f"--force replaces an -o FILE: without -o the document goes {where}")
     config = config_from_args(args)
     duration = args.duration if args.duration is not None else float(config.snapshot.duration_s)
     if args.interval > duration:
@@ -38,17 +38,60 @@ def run_snapshot(args: argparse.Namespace) -> int:
             f"--interval {args.interval:g} s is longer than the window ({given} {duration:g} s)"
         )
     targets = Targets.from_args(args)
-    output = check_output(args.output, force=args.force)
+    to_stdout = args.output == "-" or (args.output is None and not markdown)
+    if to_stdout:
+        output: Path | None = None
+    elif args.output is not None:
+        output = check_output(args.output, force=args.force)
+    else:
+        output = check_folder(Path(config.snapshot.output_dir))
     preflight(targets.primary, config.connection)
     logs.configure()
     samples = asyncio.run(_collect(targets, config, duration, args.interval))
-    document = build_document(samples, targets, duration, args.interval)
-    text = dumps(document)
+    if markdown:
+        baseline = _baseline(samples, targets, config, redact=args.redact)
+        text = render(baseline)
+        if output is not None and output.is_dir():
+            output = output / default_name(baseline)
+    else:
+        document = build_document(samples, targets, duration, args.interval)
+        text = dumps(redacted(document) if args.redact else document)
     if output is None:
         sys.stdout.write(text)
-    else:
-        write_document(output, text, force=args.force)
+        return 0
+    write_document(output, text, force=args.force)
+    print(f"pgtop snapshot: wrote {output}", file=sys.stderr)  # noqa: T201
     return 0
+
+
+def check_folder(folder: Path) -> Path:
+    """The default folder for documents (``[snapshot] output_dir``): created when missing,
+    tried for real like an ``-o`` folder."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PgtopError(
+            f"cannot write in {folder}: {exc.strerror or type(exc).__name__}"
+        ) from None
+    check_output(str(folder / ".pgtop-probe"), force=False)
+    return folder
+
+
+def _baseline(samples: list[AnySample], targets: Targets, config: Any, *, redact: bool) -> Any:
+    """The Markdown baseline of the window, with the index advice read at its end (on a short
+    connection of its own; a failure is a note in the document, not an error)."""
+    from pgtop.baseline import build
+    from pgtop.collect.per_database import fetch_index_advice
+    from pgtop.collect.source import SourceError
+    from pgtop.conninfo import parse_dsn
+
+    advice = None
+    note = None
+    try:
+        advice = asyncio.run(fetch_index_advice(parse_dsn(targets.primary), config.connection))
+    except SourceError as exc:
+        note = f"index advice could not be read: {exc}"
+    return build(samples, redact=redact, index_advice=advice, index_advice_note=note)
 
 
 async def _collect(targets: Targets, config: Any, duration: float, interval: float) -> list[Any]:
@@ -61,7 +104,49 @@ async def _collect(targets: Targets, config: Any, duration: float, interval: flo
         history_minutes=config.monitor.history_minutes,
     )
     # one extra interval so that even a zero-length window has two samples to compute rates from
-    return await sampler.collect(max(duration, 0.0) + interval + 0.2)
+    total = max(duration, 0.0) + interval + 0.2
+    if not sys.stderr.isatty():
+        return await sampler.collect(total)
+    task = asyncio.create_task(sampler.collect(total))
+    started = asyncio.get_running_loop().time()
+    while not task.done():
+        elapsed = asyncio.get_running_loop().time() - started
+        _progress(min(1.0, elapsed / total), elapsed, total)
+        await asyncio.wait({task}, timeout=0.5)
+    _progress(1.0, total, total)
+    sys.stderr.write("\n")
+    return task.result()
+
+
+def _progress(done: float, elapsed: float, total: float) -> None:
+    """A one-line bar on stderr (a terminal only): redrawn in place."""
+    width = 30
+    filled = int(done * width)
+    bar = "█" * filled + "·" * (width - filled)
+    sys.stderr.write(
+        f"\rpgtop snapshot: sampling {bar} {units.duration(elapsed)} of {units.duration(total)}"
+    )
+    sys.stderr.flush()
+
+
+def redacted(document: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document without query texts: each becomes its first keyword."""
+    from pgtop.baseline.build import first_keyword
+
+    def scrub(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes = {f.name: scrub(getattr(value, f.name)) for f in dataclasses.fields(value)}
+            if isinstance(changes.get("query"), str):
+                changes["query"] = first_keyword(changes["query"])
+            return dataclasses.replace(value, **changes)
+        if isinstance(value, dict):
+            return {key: scrub(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(scrub(item) for item in value)
+        return value
+
+    scrubbed: dict[str, Any] = scrub(document)
+    return scrubbed
 
 
 def _latest(samples: list[AnySample], source: str) -> AnySample | None:

@@ -26,6 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from pgtop import units
 from pgtop.actions import Inspector, Signal, Signaller
+from pgtop.baseline.live import LiveBaseline
 from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
 from pgtop.explaining import BackendTarget, Explainer, ExplainTarget, Explanation, StatementTarget
 from pgtop.feed import Feed
@@ -143,8 +144,11 @@ class PgtopApp(App[None]):
         signaller: Signaller | None = None,
         inspector: Inspector | None = None,
         explainer: Explainer | None = None,
+        baseline: LiveBaseline | None = None,
     ) -> None:
         super().__init__()
+        self.baseline = baseline
+        """``--baseline FILE``, for the statements pane's "vs base" column."""
         self.explainer = explainer
         """Plans queries on sessions of pgtop's own (None: not offered)."""
         self.config = config
@@ -176,7 +180,7 @@ class PgtopApp(App[None]):
         self._mounted = False
         self._handlers: list[tuple[logging.Logger, logging.Handler]] = []
         self._setup_themes(theme)
-        self.palette = Palette.from_theme(self.current_theme, config.thresholds)
+        self.palette = Palette.from_theme(self.current_theme, config.thresholds, baseline)
 
     # ------------------------------------------------------------------ themes
 
@@ -201,7 +205,7 @@ class PgtopApp(App[None]):
         self.theme = name
 
     def watch_theme(self, name: str) -> None:
-        self.palette = Palette.from_theme(self.current_theme, self.config.thresholds)
+        self.palette = Palette.from_theme(self.current_theme, self.config.thresholds, self.baseline)
         if not self._theme_ready:
             return
         self._show_keys(self.active_pane)
@@ -683,6 +687,7 @@ def make_app(
     signaller: Signaller | None = None,
     inspector: Inspector | None = None,
     explainer: Explainer | None = None,
+    baseline: LiveBaseline | None = None,
 ) -> PgtopApp:
     """The composition root (CLI and tests): a monitor rendering ``feed``'s samples.
 
@@ -690,7 +695,8 @@ def make_app(
     theme chosen in the UI is remembered (default: ``pgtop.config.default_state_path()``);
     ``signaller`` cancels and terminates backends of the main server (None: not offered);
     ``inspector`` reads one backend's locks for its details screen; ``explainer`` runs
-    EXPLAIN (ANALYZE) on sessions of its own.
+    EXPLAIN (ANALYZE) on sessions of its own; ``baseline`` adds the statements pane's
+    "vs base" column.
     """
     return PgtopApp(
         config,
@@ -702,4 +708,5 @@ def make_app(
         signaller=signaller,
         inspector=inspector,
         explainer=explainer,
+        baseline=baseline,
     )

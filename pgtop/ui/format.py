@@ -14,6 +14,7 @@ from functools import lru_cache
 from rich.text import Text
 from textual.theme import Theme
 
+from pgtop.baseline.live import LiveBaseline
 from pgtop.config import Threshold, Thresholds
 from pgtop.model import Level
 from pgtop.text import one_line
@@ -41,15 +42,23 @@ class Palette:
     accent: str = "cyan"
     dim: str = "dim"
     thresholds: Thresholds = field(default_factory=Thresholds)
+    baseline: LiveBaseline | None = None
+    """``--baseline FILE``: the statements' means are judged against it too."""
 
     @classmethod
-    def from_theme(cls, theme: Theme, thresholds: Thresholds | None = None) -> Palette:
+    def from_theme(
+        cls,
+        theme: Theme,
+        thresholds: Thresholds | None = None,
+        baseline: LiveBaseline | None = None,
+    ) -> Palette:
         return cls(
             ok=theme.success or "green",
             warn=f"bold {theme.warning}" if theme.warning else "bold yellow",
             crit=f"bold {theme.error}" if theme.error else "bold red",
             accent=theme.accent or "cyan",
             thresholds=thresholds or Thresholds(),
+            baseline=baseline,
         )
 
     def level(self, level: Level) -> str:

@@ -84,6 +84,28 @@ INTERVAL_COLUMNS: tuple[Col[Statement], ...] = (
     ),
 )
 
+
+def _vs_base(s: Statement, p: Palette) -> Text:
+    """The interval's mean over the baseline's (``--baseline``): ``×2.3``, judged 2x / 5x."""
+    ratio = p.baseline.ratio(s) if p.baseline is not None else None
+    if ratio is None:
+        return num("")
+    assert p.baseline is not None
+    return num(f"×{ratio:.1f}", p.judged(p.baseline.threshold, ratio))
+
+
+VS_BASE = Col(
+    "vs_base",
+    "vs base",
+    8,
+    _vs_base,
+    sort=None,
+    justify="right",
+)
+"""Shown only with ``--baseline``: after the interval mean."""
+
+BASE_COLUMNS: tuple[Col[Statement], ...] = (*INTERVAL_COLUMNS[:3], VS_BASE, *INTERVAL_COLUMNS[3:])
+
 CUMULATIVE_COLUMNS: tuple[Col[Statement], ...] = (
     Col(
         "total_exec_ms",
@@ -168,7 +190,14 @@ class StatementsPane(Pane):
     def compose_extra_top(self) -> ComposeResult:
         yield self.unavailable
 
+    def interval_columns(self) -> tuple[Col[Statement], ...]:
+        with_base = self.view is not None and self.view.palette.baseline is not None
+        return BASE_COLUMNS if with_base else INTERVAL_COLUMNS
+
     def records(self, view: MonitorView) -> Sequence[tuple[str, Statement]]:
+        wants_base = not self.cumulative and view.palette.baseline is not None
+        if wants_base and self.table.specs is not BASE_COLUMNS:
+            self.table.set_columns(BASE_COLUMNS, self.table.sort_key or "exec_ms_per_s")
         sample = view.main_sample
         if sample is None:
             return []
@@ -203,6 +232,6 @@ class StatementsPane(Pane):
 
     def action_toggle_cumulative(self) -> None:
         self.cumulative = not self.cumulative
-        columns = CUMULATIVE_COLUMNS if self.cumulative else INTERVAL_COLUMNS
+        columns = CUMULATIVE_COLUMNS if self.cumulative else self.interval_columns()
         self.table.set_columns(columns, "total_exec_ms" if self.cumulative else "exec_ms_per_s")
         self.rerender()
