@@ -262,10 +262,49 @@ class Thresholds:
         Threshold(200_000_000, 1_000_000_000), "age(datfrozenxid) of the oldest database."
     )
     slot_retained_wal_bytes: Threshold = _setting(
-        Threshold(1 * _GIB, 10 * _GIB), "WAL retained by a replication slot, bytes."
+        Threshold(1 * _GIB, 10 * _GIB),
+        "WAL retained by a replication slot, bytes. An inactive slot retaining any WAL warns"
+        " whatever its size (as postgres_exporter's alert rules do) and is critical from crit;"
+        " an active one is judged by both levels; wal_status unreserved or lost is critical.",
     )
     archive_age_s: Threshold = _setting(
         Threshold(600, 3600), "Time since the last successful WAL archive, seconds."
+    )
+    lock_wait_s: Threshold = _setting(
+        Threshold(5, 30),
+        "Longest wait of a session for a heavyweight lock, seconds (the status names the root"
+        " blocker).",
+    )
+    lock_waiters: Threshold = _setting(
+        Threshold(5, 20),
+        "Sessions that have waited at least 1 s for a heavyweight lock (shorter waits are the"
+        " ordinary traffic of row locks).",
+    )
+    statement_regression_x: Threshold = _setting(
+        Threshold(2, 5),
+        "A statement's mean time per call over its last calls, as a multiple of its own mean"
+        " before them (from pg_stat_statements' counters: no saved baseline needed).",
+    )
+    regression_min_calls: int = _setting(
+        20,
+        "Calls a statement needs in its recent window, and before it, to be judged for a"
+        " regression.",
+        lo=2,
+        hi=1_000_000,
+    )
+    regression_min_ms: float = _setting(
+        1.0,
+        "Smallest rise of a statement's mean time per call that can count as a regression,"
+        " milliseconds (a query going from 0.02 to 0.1 ms is not an incident).",
+        lo=0,
+        hi=3_600_000,
+    )
+    regression_window_s: float = _setting(
+        60.0,
+        "The recent window of a regression: the newest reads of pg_stat_statements holding"
+        " regression_min_calls calls, no older than this many seconds.",
+        lo=1,
+        hi=86_400,
     )
     pgbouncer_waiting_clients: Threshold = _setting(
         Threshold(1, 10), "PgBouncer clients waiting for a server connection."

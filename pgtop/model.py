@@ -388,6 +388,10 @@ class Status:
     value: float | None
     message: str  # "connections 264/300 (88%) ≥ crit 85%"
     source: str = ""  # the sample's source name
+    # who or what to act on, short and on one line ("pid 4201 lab-blocker", a slot, a pool, a
+    # statement's text): set on WARN/CRIT statuses that have one and on info statuses
+    # (progress); the health bar shows it beside the label, so the culprit is on the first screen
+    culprit: str = ""
 
 
 # --------------------------------------------------------------------------- samples

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,11 +14,19 @@ import pytest
 
 from pgtop.config import Threshold, Thresholds
 from pgtop.health import (
+    CULPRIT_MAX,
     LABEL_MAX,
+    LOCK_WAIT_MIN_S,
     TPS_MIN_SAMPLES,
     TPS_WINDOW,
+    Counters,
+    HealthMemory,
+    StatementRegressions,
     evaluate,
     evaluate_bouncer,
+    mixture_before_ms,
+    regression,
+    slot_level,
     worst,
     worst_first,
 )
@@ -26,7 +36,9 @@ from pgtop.model import (
     Backend,
     BouncerSample,
     Level,
+    LockNode,
     Pool,
+    Progress,
     Replica,
     Replication,
     Role,
@@ -34,6 +46,7 @@ from pgtop.model import (
     ServerStats,
     Slot,
     StandbyStatus,
+    Statement,
     StatementsStatus,
     Status,
 )
@@ -369,17 +382,34 @@ def test_no_idle_in_xact_is_ok_and_unknown_is_skipped() -> None:
     assert "idle_in_xact" not in metrics(evaluate(unknown, [], TH))
 
 
+FREEZE = ": VACUUM (FREEZE) the oldest database"
 XID_CASES = [
     (150_000_000, Level.OK, "150,000,000 (oldest database) < warn 200,000,000", "xid 150M"),
-    (200_000_000, Level.WARN, "200,000,000 (oldest database) ≥ warn 200,000,000", "xid 200M"),
-    (1_200_000_000, Level.CRIT, "1,200,000,000 (oldest database) ≥ crit 1,000,000,000", "xid 1.2B"),
-]
+    (200_000_000, Level.WARN, "200,000,000 (oldest database) ≥ warn 200,000,000" + FREEZE,
+     "xid 200M"),
+    (1_200_000_000, Level.CRIT, "1,200,000,000 (oldest database) ≥ crit 1,000,000,000" + FREEZE,
+     "xid 1.2B"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("age", "level", "message", "label"), XID_CASES)
 def test_xid_age(age: int, level: Level, message: str, label: str) -> None:
     status = only(evaluate(sample(stats=stats(oldest_xid_age=age)), [], TH), "xid_age")
     assert (status.level, status.message, status.label) == (level, f"xid age {message}", label)
+    assert status.culprit == ("" if level is Level.OK else "vacuum freeze")
+
+
+def test_xid_age_names_the_session_holding_the_oldest_snapshot() -> None:
+    holder = dataclasses.replace(
+        backend(91, "report", state="active", xact_s=9000, state_s=9000), xmin_age=250_000_000
+    )
+    current = sample(stats=stats(oldest_xid_age=260_000_000), activity=(holder,))
+    status = only(evaluate(current, [], TH), "xid_age")
+    assert status.level is Level.WARN
+    assert status.culprit == "pid 91 report"
+    assert status.message.endswith(
+        ': the oldest snapshot (pid 91, "report") is 250,000,000 xids old'
+    )
 
 
 # --------------------------------------------------------------------------- slots, archiver
@@ -389,26 +419,63 @@ def slot(name: str, *, active: bool, retained: int | None, wal_status: str = "re
     return Slot(name, "physical", active, 1 if active else None, None, retained, wal_status)
 
 
+MIB = 1024**2
+
+
 @pytest.mark.parametrize(
-    ("retained", "active", "level"),
+    ("retained", "active", "wal_status", "level", "message", "label"),
     [
-        (GIB - 1, False, Level.OK),
-        (GIB, False, Level.WARN),
-        (10 * GIB, False, Level.CRIT),
-        (50 * GIB, True, Level.OK),  # an active slot's retention is replication lag, not this
+        (0, False, "reserved", Level.OK,
+         "replication slots: 1 slot, none inactive, none lost, none retaining ≥ 1 GiB",
+         "slots ok"),
+        # any inactive slot retaining WAL warns (postgres_exporter's rule), however little
+        (MIB, False, "reserved", Level.WARN,
+         'replication slot "s1" (physical) inactive, retaining 1 MiB of WAL '
+         "> 0 B while inactive → warn", "slot 1M"),
+        (GIB, False, "reserved", Level.WARN,
+         'replication slot "s1" (physical) inactive, retaining 1 GiB of WAL ≥ warn 1 GiB',
+         "slot 1G"),
+        (10 * GIB, False, "extended", Level.CRIT,
+         'replication slot "s1" (physical) inactive, retaining 10 GiB of WAL ≥ crit 10 GiB',
+         "slot 10G"),
+        # an active slot is judged by the levels: a consumer that keeps up retains little
+        (MIB, True, "reserved", Level.OK,
+         "replication slots: 1 slot, none inactive, none lost, none retaining ≥ 1 GiB",
+         "slots ok"),
+        (50 * GIB, True, "extended", Level.CRIT,
+         'replication slot "s1" (physical) active, retaining 50 GiB of WAL ≥ crit 10 GiB',
+         "slot 50G"),
+        (300 * MIB, False, "unreserved", Level.CRIT,
+         'replication slot "s1" (physical) retains 300 MiB of WAL past max_slot_wal_keep_size '
+         "(wal_status unreserved): it is removed at the next checkpoint and the consumer breaks",
+         "slot unresv"),
     ],
-)
-def test_slot_retention(retained: int, active: bool, level: Level) -> None:
-    rep = Replication(Role.PRIMARY, slots=(slot("s1", active=active, retained=retained),))
+)  # fmt: skip
+def test_slot_retention(
+    retained: int, active: bool, wal_status: str, level: Level, message: str, label: str
+) -> None:
+    the_slot = slot("s1", active=active, retained=retained, wal_status=wal_status)
+    rep = Replication(Role.PRIMARY, slots=(the_slot,))
     status = only(evaluate(sample(replication=rep), [], TH), "slot_retention")
-    assert status.level is level
-    if level is Level.WARN:
-        assert (
-            status.message == 'replication slot "s1" inactive, retaining 1 GiB of WAL ≥ warn 1 GiB'
-        )
-        assert status.label == "slot 1G"
-    if level is Level.CRIT:
-        assert status.message.endswith("retaining 10 GiB of WAL ≥ crit 10 GiB")
+    assert (status.level, status.message, status.label) == (level, message, label)
+    assert status.culprit == ("" if level is Level.OK else "s1")
+    assert slot_level(the_slot, TH.slot_retained_wal_bytes) is level
+
+
+def test_slot_retention_names_the_worst_and_counts_the_rest() -> None:
+    rep = Replication(
+        Role.PRIMARY,
+        slots=(
+            slot("small", active=False, retained=MIB),
+            slot("replica", active=True, retained=MIB),
+            slot("big", active=False, retained=12 * GIB),
+            slot("medium", active=False, retained=300 * MIB),
+        ),
+    )
+    status = only(evaluate(sample(replication=rep), [], TH), "slot_retention")
+    assert status.level is Level.CRIT
+    assert status.culprit == "big"
+    assert status.message.endswith("≥ crit 10 GiB (+2 more slots flagged)")
 
 
 def test_lost_slot_is_crit_even_when_small() -> None:
@@ -419,8 +486,10 @@ def test_lost_slot_is_crit_even_when_small() -> None:
     )  # fmt: skip
     status = only(evaluate(sample(replication=rep), [], TH), "slot_retention")
     assert status.level is Level.CRIT
+    assert status.culprit == "gone"
+    assert status.label == "slot lost"
     assert status.message.startswith(
-        'replication slot "gone" has lost required WAL (wal_status lost)'
+        'replication slot "gone" (physical) has lost required WAL (wal_status lost)'
     )
 
 
@@ -584,6 +653,549 @@ def test_pool_utilisation_warn_and_unknown_size() -> None:
     assert evaluate_bouncer(bouncer(), TH) == ()
 
 
+# --------------------------------------------------------------------------- lock waits
+
+
+def lock_node(pid: int, app: str, *, children: tuple[LockNode, ...] = (), **wait: Any) -> LockNode:
+    return LockNode(
+        pid=pid,
+        user="app",
+        database="app",
+        application=app,
+        state="idle in transaction" if not wait else "active",
+        query="UPDATE lab_lock SET v = v + 1 WHERE id = 1",
+        xact_s=185.0,
+        children=children,
+        **wait,
+    )
+
+
+def waiter(pid: int, waited_s: float | None, *, children: tuple[LockNode, ...] = (),
+           mode: str = "ShareLock", relation: str | None = None) -> LockNode:  # fmt: skip
+    return lock_node(
+        pid,
+        f"waiter-{pid}",
+        children=children,
+        mode=mode,
+        locktype="relation" if relation else "transactionid",
+        relation=relation,
+        waited_s=waited_s,
+    )
+
+
+def chain(*waits: float) -> LockNode:
+    """A root blocker (pid 4201) with a chain of waiters below it, one per wait."""
+    below: tuple[LockNode, ...] = ()
+    for i, waited in reversed(list(enumerate(waits))):
+        below = (waiter(4202 + i, waited, children=below),)
+    return lock_node(4201, "lab-blocker", children=below)
+
+
+@pytest.mark.parametrize(
+    ("waits", "level", "verdict", "label"),
+    [
+        ((0.02, 0.01), Level.OK, "< warn 5 s", "locks 2 20ms"),
+        ((4.9,), Level.OK, "< warn 5 s", "locks 1 4.9s"),
+        ((5.0, 1.0), Level.WARN, "≥ warn 5 s", "locks 2 5.0s"),
+        ((42.0, 30.0, 12.0), Level.CRIT, "≥ crit 30 s", "locks 3 42s"),
+        # by count: five sessions waiting ≥ 1 s each, none for long
+        ((2.0,) * 5, Level.WARN, "(5 sessions waiting ≥ 1 s ≥ warn 5)", "locks 5 2.0s"),
+        ((2.0,) * 20, Level.CRIT, "(20 sessions waiting ≥ 1 s ≥ crit 20)", "locks 20 2.0s"),
+        ((0.5,) * 20, Level.OK, "< warn 5 s", "locks 20 500ms"),  # short waits are traffic
+    ],
+)
+def test_lock_waits(waits: tuple[float, ...], level: Level, verdict: str, label: str) -> None:
+    status = only(evaluate(sample(stats=stats(), locks=(chain(*waits),)), [], TH), "lock_waits")
+    assert (status.level, status.label) == (level, label)
+    assert status.value == max(waits)
+    assert f'{verdict}: root blocker pid 4201 "lab-blocker"' in status.message
+    assert status.message.endswith(f"(idle in transaction, transaction 185 s) blocks {len(waits)}")
+    assert status.culprit == "pid 4201 lab-blocker"
+
+
+def test_lock_waits_message_names_the_longest_waiter_and_what_it_waits_for() -> None:
+    tree = lock_node(
+        4201,
+        "lab-blocker",
+        children=(
+            waiter(4202, 95.2, children=(
+                waiter(4203, 42.0, mode="AccessExclusiveLock", relation="public.lab_items",
+                       children=(waiter(4204, 41.0, mode="AccessShareLock",
+                                        relation="public.lab_items"),)),
+            )),
+        ),
+    )  # fmt: skip
+    status = only(evaluate(sample(stats=stats(), locks=(tree,)), [], TH), "lock_waits")
+    assert status.message == (
+        "3 sessions waiting for locks, longest 95.2 s (pid 4202 for ShareLock on transactionid) "
+        '≥ crit 30 s: root blocker pid 4201 "lab-blocker" (idle in transaction, transaction '
+        "185 s) blocks 3"
+    )
+
+
+def test_lock_waits_name_the_root_of_the_worst_tree() -> None:
+    busy = lock_node(10, "pgbench", children=tuple(waiter(11 + i, 0.01) for i in range(6)))
+    stuck = lock_node(20, "migration", children=(waiter(21, 40.0),))
+    current = sample(stats=stats(), locks=(busy, stuck))
+    status = only(evaluate(current, [], TH), "lock_waits")
+    assert status.level is Level.CRIT
+    assert status.culprit == "pid 20 migration"
+    assert status.label == "locks 7 40s"
+    assert status.message.endswith("blocks 1 (+1 more blocking tree)")
+
+
+def test_lock_waits_behind_a_prepared_transaction() -> None:
+    root = LockNode(0, None, None, "prepared transaction", None, "", None,
+                    children=(waiter(31, 60.0),))  # fmt: skip
+    status = only(evaluate(sample(stats=stats(), locks=(root,)), [], TH), "lock_waits")
+    assert status.culprit == "prepared xact"
+    assert "root blocker a prepared transaction blocks 1" in status.message
+
+
+def test_no_lock_waits_is_ok_and_unknown_is_skipped() -> None:
+    status = only(evaluate(sample(stats=stats()), [], TH), "lock_waits")
+    assert (status.level, status.label, status.culprit) == (Level.OK, "locks 0", "")
+    assert status.message == "no session waiting for a lock < warn 5 s"
+    assert "lock_waits" not in metrics(evaluate(sample(), [], TH))
+    assert LOCK_WAIT_MIN_S == 1.0
+
+
+def test_lock_wait_thresholds_come_from_the_config() -> None:
+    strict = dataclasses.replace(TH, lock_wait_s=Threshold(0.5, 1), lock_waiters=Threshold(1, 2))
+    status = only(evaluate(sample(stats=stats(), locks=(chain(0.8),)), [], strict), "lock_waits")
+    assert status.level is Level.WARN
+    assert "≥ warn 0.5 s" in status.message
+
+
+# --------------------------------------------------------------------------- connections by owner
+
+
+def leak(n: int, app: str, state: str = "idle in transaction", **fields: Any) -> list[Backend]:
+    return [
+        dataclasses.replace(
+            backend(1000 + i, app, state=state, xact_s=60.0, state_s=60.0), **fields
+        )
+        for i in range(n)
+    ]
+
+
+def test_connections_past_their_threshold_name_the_application_holding_most() -> None:
+    activity = (
+        *leak(266, "leaky-app"),
+        *leak(2, "leaky-app", "active"),
+        *leak(3, "web", "active", client="10.0.0.9"),
+    )
+    current = sample(stats=stats(client_connections=272), activity=tuple(activity))
+    status = only(evaluate(current, [], TH), "connections")
+    assert status.level is Level.CRIT
+    assert status.culprit == "leaky-app ×268"
+    assert status.message == (
+        'connections 272/300 (91%) ≥ crit 85%: application "leaky-app" holds the most: 268 '
+        '(266 idle in transaction, 2 active); top user "app" 271, top client 127.0.0.1 268'
+    )
+
+
+def test_connections_owner_without_application_names_is_the_user() -> None:
+    current = sample(stats=stats(client_connections=215), activity=tuple(leak(214, "")))
+    status = only(evaluate(current, [], TH), "connections")
+    assert status.level is Level.WARN
+    assert status.culprit == "user app ×214"
+    assert status.message.endswith(': top user "app" 214, top client 127.0.0.1 214')
+
+
+def test_connections_below_their_threshold_name_nobody() -> None:
+    current = sample(stats=stats(client_connections=12), activity=tuple(leak(11, "leaky-app")))
+    status = only(evaluate(current, [], TH), "connections")
+    assert (status.level, status.culprit) == (Level.OK, "")
+    assert "held" not in status.message
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def progress(command: str, relation: str | None, phase: str | None, done: int | None,
+             total: int | None, pid: int = 4501) -> Progress:  # fmt: skip
+    return Progress(pid, command, "app", relation, phase, done, total)
+
+
+@pytest.mark.parametrize(
+    ("running", "label", "culprit", "message"),
+    [
+        ((progress("CREATE INDEX CONCURRENTLY", "public.orders", "building index: scanning "
+                   "table", 420, 1000),),
+         "idx 42%", "orders",
+         "CREATE INDEX CONCURRENTLY on public.orders: building index: scanning table 42% "
+         "(420 of 1,000) (pid 4501, database app)"),
+        ((progress("CREATE INDEX CONCURRENTLY", "orders", "waiting for old snapshots", None,
+                   None),),
+         "idx waiting", "orders",
+         "CREATE INDEX CONCURRENTLY on orders: waiting for old snapshots (pid 4501, database app)"),
+        ((progress("BASE BACKUP", None, "streaming database files", 999, 1000, pid=77),),
+         "backup 99.9%", "pid 77",
+         "BASE BACKUP: streaming database files 99.9% (999 of 1,000) (pid 77, database app)"),
+        # the heaviest first: an index build before an autovacuum, the others listed
+        ((progress("VACUUM", "pgbench_accounts", "scanning heap", 10, 100, pid=5),
+          progress("ANALYZE", "t", "acquiring sample rows", 1, 4, pid=6),
+          progress("CLUSTER", "events", "seq scanning heap", 3, 4, pid=7)),
+         "cluster 75%", "events",
+         "CLUSTER on events: seq scanning heap 75% (3 of 4) (pid 7, database app); also VACUUM "
+         "pgbench_accounts, ANALYZE t"),
+    ],
+)  # fmt: skip
+def test_progress_is_an_info_status(
+    running: tuple[Progress, ...], label: str, culprit: str, message: str
+) -> None:
+    status = only(evaluate(sample(progress=running), [], TH), "progress")
+    assert status.level is Level.OK
+    assert (status.label, status.culprit, status.message) == (label, culprit, message)
+
+
+def test_no_progress_no_status() -> None:
+    assert "progress" not in metrics(evaluate(sample(), [], TH))
+
+
+# --------------------------------------------------------------------------- statement regression
+
+
+class Calls:
+    """One statement's calls as pg_stat_statements counts them (cumulative, population
+    stddev), for synthetic series."""
+
+    def __init__(self, queryid: int = 42, text: str = "SELECT * FROM orders WHERE id = $1") -> None:
+        self.queryid, self.text = queryid, text
+        self.n, self.total, self.sq, self.low, self.high = 0, 0.0, 0.0, math.inf, 0.0
+
+    def run(self, times: list[float]) -> Calls:
+        for t in times:
+            self.n += 1
+            self.total += t
+            self.sq += t * t
+            self.low, self.high = min(self.low, t), max(self.high, t)
+        return self
+
+    def counters(self, at: float) -> Counters:
+        return Counters(at, self.n, self.total, self.sq)
+
+    def statement(self) -> Statement:
+        mean = self.total / self.n
+        stddev = math.sqrt(max(0.0, self.sq / self.n - mean * mean))
+        return Statement(
+            queryid=self.queryid, user="app", database="app", query=self.text,
+            calls_per_s=None, exec_ms_per_s=None, mean_ms_interval=None, rows_per_s=None,
+            shared_hit_per_s=None, shared_read_per_s=None, temp_blks_per_s=None,
+            io_ms_per_s=None, calls=self.n, total_exec_ms=self.total, mean_ms=mean,
+            stddev_ms=stddev, min_ms=self.low, max_ms=self.high, rows=self.n, shared_hit=0,
+            shared_read=0,
+        )  # fmt: skip
+
+
+def around(rng: random.Random, mean: float, spread: float, n: int) -> list[float]:
+    """``n`` call times around ``mean`` (± ``spread``, never below a tenth of the mean)."""
+    return [max(mean / 10, rng.gauss(mean, spread)) for _ in range(n)]
+
+
+def test_counters_rebuild_the_sum_of_squares_from_the_population_stddev() -> None:
+    calls = Calls().run([1.0, 2.0, 3.0, 10.0])
+    counters = Counters.of(calls.statement(), 5.0)
+    assert counters == Counters(5.0, 4, 16.0, pytest.approx(114.0))
+
+
+def test_mixture_recovers_the_fast_mean_from_mixed_counters() -> None:
+    rng = random.Random(1)
+    mixed = Calls().run(around(rng, 0.2, 0.05, 10_000)).run(around(rng, 45.0, 3.0, 15_000))
+    before = mixed.counters(0.0)
+    assert before.total_ms / before.calls > 25  # the counted mean: most calls are slow already
+    estimate = mixture_before_ms(before, 45.0, 3.0, mixed.low, min_calls=20)
+    assert estimate == pytest.approx(0.2, rel=0.25)
+
+
+def test_mixture_finds_no_faster_behaviour_in_one_behaviour() -> None:
+    """A steady statement whose last calls read a little slow, with a little less spread than
+    all of them: the variance leaves no room for a much faster earlier behaviour."""
+    rng = random.Random(2)
+    one = Calls().run(around(rng, 45.0, 3.0, 20_000))
+    counted = one.total / one.n
+    estimate = mixture_before_ms(one.counters(0.0), 45.8, 2.6, one.low, min_calls=20)
+    assert estimate is not None
+    assert estimate > 0.85 * counted
+    # not slower than what was counted, or no more spread than now: nothing to estimate
+    assert mixture_before_ms(one.counters(0.0), 44.0, 2.6, one.low, min_calls=20) is None
+    assert mixture_before_ms(one.counters(0.0), 46.0, 4.0, one.low, min_calls=20) is None
+
+
+def test_regression_with_pgtop_running_before_the_change() -> None:
+    rng = random.Random(3)
+    calls = Calls().run(around(rng, 0.2, 0.05, 10_000))
+    start = calls.counters(0.0)
+    now = calls.run(around(rng, 45.0, 3.0, 40)).counters(2.0)
+    found = regression(start, now, calls.low, min_calls=20)
+    assert found is not None
+    assert found.counted_mean_ms == pytest.approx(0.2, rel=0.05)
+    assert found.ratio(found.counted_mean_ms) == pytest.approx(225, rel=0.1)
+    assert (found.recent_calls, found.window_s) == (40, 2.0)
+
+
+@pytest.mark.parametrize(("slow_share", "at_least"), [(0.2, 100), (0.6, 20), (0.95, 5)])
+def test_regression_with_pgtop_started_after_the_change(slow_share: float, at_least: float) -> None:
+    """The counters already hold slow calls when pgtop first reads them: the counted mean is
+    far above the fast one (the direct ratio reads as 1.05x at 95 % slow calls); the mixture
+    estimate finds a fast mean again (roughly: the more slow calls, the rougher)."""
+    rng = random.Random(4)
+    fast = round(20_000 * (1 - slow_share))
+    calls = Calls().run(around(rng, 0.2, 0.05, fast)).run(around(rng, 45.0, 3.0, 20_000 - fast))
+    start = calls.counters(0.0)
+    now = calls.run(around(rng, 45.0, 3.0, 40)).counters(2.0)
+    found = regression(start, now, calls.low, min_calls=20)
+    assert found is not None
+    assert found.ratio(found.counted_mean_ms) < 5
+    assert found.estimated_mean_ms is not None
+    assert found.ratio(found.estimated_mean_ms) > at_least
+
+
+def test_regression_needs_calls_on_both_sides() -> None:
+    rng = random.Random(5)
+    calls = Calls().run(around(rng, 0.2, 0.05, 19))
+    start = calls.counters(0.0)
+    now = calls.run(around(rng, 45.0, 3.0, 40)).counters(2.0)
+    assert regression(start, now, calls.low, min_calls=20) is None  # 19 before
+    calls = Calls().run(around(rng, 0.2, 0.05, 1000))
+    start = calls.counters(0.0)
+    now = calls.run(around(rng, 45.0, 3.0, 19)).counters(2.0)
+    assert regression(start, now, calls.low, min_calls=20) is None  # 19 recent
+
+
+def feed_reads(
+    reads: list[list[float]], *, calls: Calls | None = None, thresholds: Thresholds = TH,
+    memory: HealthMemory | None = None, step_s: float = 2.0,
+) -> list[Status | None]:  # fmt: skip
+    """Each read's statement_regression status, the reads ``step_s`` apart."""
+    calls = calls or Calls()
+    memory = memory or HealthMemory()
+    out: list[Status | None] = []
+    for i, times in enumerate(reads):
+        calls.run(times)
+        current = sample(
+            at=T0 + timedelta(seconds=step_s * i),
+            statements=(calls.statement(),),
+            statements_status=StatementsStatus(available=True),
+        )
+        found = [s for s in evaluate(current, [], thresholds, memory) if s.metric == (
+            "statement_regression")]  # fmt: skip
+        out.append(found[0] if found else None)
+    return out
+
+
+def level_of(status: Status | None) -> Level | None:
+    return None if status is None else status.level
+
+
+def test_a_statement_that_got_slow_is_named_on_the_first_read_after() -> None:
+    rng = random.Random(6)
+    reads = [around(rng, 0.2, 0.05, 3000) for _ in range(5)] + [around(rng, 45.0, 3.0, 40)]
+    statuses = feed_reads(reads)
+    assert [level_of(s) for s in statuses[:5]] == [Level.OK] * 5
+    last = statuses[-1]
+    assert last is not None
+    assert last.level is Level.CRIT
+    assert last.label.startswith("slow ")
+    assert last.label.endswith("×")
+    assert last.culprit == "SELECT * FROM orders WHERE id = $1"
+    assert last.message.startswith("statement ")
+    assert "over its last 40 calls (2.0 s) vs 0.20 ms before (the mean of its 15,000 calls" in (
+        last.message
+    )
+    assert last.message.endswith(
+        '≥ crit 5×: "SELECT * FROM orders WHERE id = $1" (queryid 42, user app, database app)'
+    )
+
+
+def test_a_statement_slow_before_pgtop_started_is_named_on_its_second_read() -> None:
+    rng = random.Random(7)
+    calls = Calls().run(around(rng, 0.2, 0.05, 6000)).run(around(rng, 45.0, 3.0, 9000))
+    statuses = feed_reads([[], around(rng, 45.0, 3.0, 40)], calls=calls)
+    first, second = statuses
+    assert first is not None
+    assert first.level is Level.OK
+    assert first.message.startswith("no statement slower than before (none judged yet")
+    assert second is not None
+    assert second.level is Level.WARN  # an estimate says warn at most
+    assert second.culprit == "SELECT * FROM orders WHERE id = $1"
+    assert "estimated from its min, mean and stddev: its 15,000 calls counted at" in (
+        second.message
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_noise_never_flags(seed: int) -> None:
+    """A heavy-tailed statement (log-normal times, stddev > mean) with no change, read 100
+    times, 30 calls a read: no WARN, whatever its recent window looks like."""
+    rng = random.Random(seed)
+    reads = [[rng.lognormvariate(math.log(5.0), 1.0) for _ in range(30)] for _ in range(100)]
+    assert {level_of(s) for s in feed_reads(reads)} == {Level.OK}
+
+
+def test_a_rise_below_the_floor_in_ms_never_flags() -> None:
+    rng = random.Random(9)
+    reads = [around(rng, 0.05, 0.01, 3000) for _ in range(3)] + [around(rng, 0.6, 0.05, 100)]
+    assert level_of(feed_reads(reads)[-1]) is Level.OK  # 12x, but 0.55 ms
+    relaxed = dataclasses.replace(TH, regression_min_ms=0.1)
+    assert level_of(feed_reads(reads, thresholds=relaxed)[-1]) is Level.CRIT
+
+
+@pytest.mark.parametrize(("slow_ms", "level"), [(0.3, Level.OK), (2.0, Level.OK),
+                                                (5.0, Level.WARN), (15.0, Level.CRIT)])  # fmt: skip
+def test_regression_levels(slow_ms: float, level: Level) -> None:
+    rng = random.Random(10)
+    reads = [around(rng, 2.0, 0.2, 1000) for _ in range(3)] + [around(rng, slow_ms, 0.2, 50)]
+    status = feed_reads(reads)[-1]
+    assert status is not None
+    assert status.level is level
+    assert status.culprit == ("" if level is Level.OK else "SELECT * FROM orders WHERE id = $1")
+
+
+def test_a_few_calls_are_summed_over_the_reads_until_the_floor() -> None:
+    rng = random.Random(11)
+    reads = [around(rng, 1.0, 0.1, 500)] + [around(rng, 20.0, 1.0, 5) for _ in range(5)]
+    levels = [level_of(s) for s in feed_reads(reads)]
+    # 5 calls a read: judged once 20 have come (the fifth slow read), over the last four reads
+    assert levels == [Level.OK] * 4 + [Level.CRIT] * 2
+
+
+def test_no_flapping_when_a_tick_has_no_statements() -> None:
+    rng = random.Random(12)
+    calls = Calls().run(around(rng, 0.2, 0.05, 5000))
+    memory = HealthMemory()
+    feed_reads([[]], calls=calls, memory=memory)
+    (status,) = feed_reads([around(rng, 45.0, 3.0, 40)], calls=calls, memory=memory)
+    assert status is not None
+    assert status.level is Level.CRIT
+    for i in range(3):  # ticks between reads: no statements at all
+        bare = sample(at=T0 + timedelta(seconds=10 + i), statements_status=None)
+        kept = only(evaluate(bare, [], TH, memory), "statement_regression")
+        assert kept == status
+    gone = sample(statements_status=StatementsStatus(available=False, reason="dropped"))
+    assert "statement_regression" not in metrics(evaluate(gone, [], TH, memory))
+
+
+def test_the_same_read_again_is_not_judged_again() -> None:
+    rng = random.Random(13)
+    calls = Calls().run(around(rng, 0.2, 0.05, 5000))
+    memory = HealthMemory()
+    statements = (calls.statement(),)
+    first = evaluate(sample(statements=statements), [], TH, memory)
+    again = evaluate(sample(at=T0 + timedelta(seconds=2), statements=statements), [], TH, memory)
+    assert only(first, "statement_regression") == only(again, "statement_regression")
+
+
+def test_a_reset_forgets_what_came_before() -> None:
+    rng = random.Random(14)
+    memory = HealthMemory()
+    feed_reads([around(rng, 0.2, 0.05, 5000)], memory=memory)
+    # pg_stat_statements_reset(), then only slow calls: a fresh entry, nothing before it
+    reset = StatementsStatus(available=True, reset_detected=True)
+    fresh = Calls().run(around(rng, 45.0, 3.0, 40))
+    current = sample(at=T0 + timedelta(seconds=2), statements=(fresh.statement(),),
+                     statements_status=reset)  # fmt: skip
+    status = only(evaluate(current, [], TH, memory), "statement_regression")
+    assert status.level is Level.OK
+
+
+def test_the_tracker_keeps_few_reads_per_statement() -> None:
+    tracker = StatementRegressions()
+    rng = random.Random(15)
+    calls = Calls()
+    for i in range(100):
+        calls.run(around(rng, 1.0, 0.1, 100))
+        tracker.observe([calls.statement()], 2.0 * i, window_s=60, min_calls=20)
+    assert len(tracker) == 1
+    assert len(tracker._points[(42, "app", "app")]) == 2  # the window's start and now
+
+
+def test_toplevel_and_nested_entries_of_a_statement_are_summed() -> None:
+    rng = random.Random(16)
+    top, nested = Calls(), Calls()
+    tracker = StatementRegressions()
+    top.run(around(rng, 0.2, 0.05, 3000))
+    nested.run(around(rng, 0.2, 0.05, 3000))
+    tracker.observe([top.statement(), nested.statement()], 0.0, window_s=60, min_calls=20)
+    top.run(around(rng, 45.0, 3.0, 15))  # 15 + 15: the floor of 20 is met by the sum only
+    nested.run(around(rng, 45.0, 3.0, 15))
+    ((_, found),) = tracker.observe(
+        [top.statement(), nested.statement()], 2.0, window_s=60, min_calls=20
+    )
+    assert (found.recent_calls, found.before_calls) == (30, 6000)
+    assert tracker.judged == 1
+
+
+def test_counters_going_back_start_the_statement_again() -> None:
+    rng = random.Random(17)
+    tracker = StatementRegressions()
+    calls = Calls().run(around(rng, 0.2, 0.05, 3000))
+    tracker.observe([calls.statement()], 0.0, window_s=60, min_calls=20)
+    evicted = Calls().run(around(rng, 45.0, 3.0, 40))  # re-added after an eviction
+    assert tracker.observe([evicted.statement()], 2.0, window_s=60, min_calls=20) == []
+    evicted.run(around(rng, 45.0, 3.0, 40))
+    ((_, found),) = tracker.observe([evicted.statement()], 4.0, window_s=60, min_calls=20)
+    assert found.before_calls == 40  # what came before the eviction is not "before"
+
+
+def test_a_statement_not_called_keeps_its_verdict_within_the_window() -> None:
+    rng = random.Random(18)
+    tracker = StatementRegressions()
+    calls = Calls().run(around(rng, 0.2, 0.05, 3000))
+    tracker.observe([calls.statement()], 0.0, window_s=10, min_calls=20)
+    calls.run(around(rng, 45.0, 3.0, 40))
+    assert len(tracker.observe([calls.statement()], 2.0, window_s=10, min_calls=20)) == 1
+    assert len(tracker.observe([calls.statement()], 8.0, window_s=10, min_calls=20)) == 1
+    assert tracker.observe([calls.statement()], 13.0, window_s=10, min_calls=20) == []
+
+
+def test_evaluate_without_memory_has_no_regression_status() -> None:
+    calls = Calls().run([1.0] * 100)
+    current = sample(statements=(calls.statement(),), statements_status=StatementsStatus(True))
+    assert "statement_regression" not in metrics(evaluate(current, [], TH))
+
+
+# --------------------------------------------------------------------------- culprits
+
+
+def test_every_alarm_names_its_culprit_in_its_message() -> None:
+    """Each WARN/CRIT status carries a culprit, also in its message (what the bar shows
+    short is in the details in full)."""
+    idle = backend(77, "lab-idle", state="idle in transaction", xact_s=500, state_s=400)
+    reader = dataclasses.replace(Calls().run([1.0] * 10).statement(), shared_read_per_s=900.0)
+    rep = Replication(
+        Role.PRIMARY,
+        replicas=(replica("r-slow", 12.3),),
+        slots=(slot("stale", active=False, retained=GIB),),
+        archiver=FAILING,
+    )
+    current = sample(
+        stats=stats(client_connections=280, cache_hit_ratio=0.5, tps=1.0,
+                    longest_transaction_s=500.0, longest_idle_in_transaction_s=400.0,
+                    idle_in_transaction=1),
+        activity=(idle,),
+        locks=(chain(40.0),),
+        replication=rep,
+        statements=(reader,),
+        statements_status=StatementsStatus(available=False, reason="gone"),
+    )  # fmt: skip
+    statuses = evaluate(current, history([100.0] * 30), TH)
+    alarms = [s for s in statuses if s.level is not Level.OK]
+    assert {s.metric for s in alarms} == {
+        "connections", "lock_waits", "replication_lag", "cache_hit", "tps_drop", "longest_xact",
+        "idle_in_xact", "slot_retention", "archiver", "statements",
+    }  # fmt: skip
+    for status in alarms:
+        assert status.culprit, status
+        name = status.culprit.rstrip("…").split(" ×")[0]
+        assert name in status.message.replace('"', "").replace(", ", " "), status
+    pools = evaluate_bouncer(bouncer(pool("app", "app", waiting=3, active=5)), TH)
+    for status in pools:
+        assert status.culprit == "app/app"
+        assert "app/app" in status.message
+
+
 # --------------------------------------------------------------------------- ordering, labels
 
 
@@ -594,15 +1206,17 @@ def test_worst_and_worst_first() -> None:
     statuses = evaluate(current, [], TH)
     assert [s.metric for s in statuses] == [
         "connections",
+        "lock_waits",
         "cache_hit",
         "longest_xact",
         "idle_in_xact",
     ]
     ordered = worst_first(statuses)
-    assert [s.level for s in ordered] == [Level.CRIT, Level.WARN, Level.OK, Level.OK]
+    assert [s.level for s in ordered] == [Level.CRIT, Level.WARN, Level.OK, Level.OK, Level.OK]
     assert [s.metric for s in ordered] == [
         "connections",
         "longest_xact",
+        "lock_waits",
         "cache_hit",
         "idle_in_xact",
     ]
@@ -632,14 +1246,17 @@ def test_labels_are_short() -> None:
         ),
         replication=rep,
         statements_status=StatementsStatus(available=False, reason="no"),
+        locks=(lock_node(4201, "x" * 60, children=(waiter(4202, 30 * 86400.0),)),),
+        progress=(Progress(7, "REINDEX CONCURRENTLY", "app", "s" * 60, "p" * 60, 1, 3),),
     )  # fmt: skip
     statuses = evaluate(busy, history([100.0] * 30), TH)
-    assert len(statuses) == 10
+    assert len(statuses) == 12
     bouncer_statuses = evaluate_bouncer(
         bouncer(pool("a" * 40, "b" * 40, waiting=12345, active=999)), TH
     )
     for status in (*statuses, *bouncer_statuses):
         assert 0 < len(status.label) <= LABEL_MAX, status.label
+        assert len(status.culprit) <= CULPRIT_MAX, status.culprit
         assert "\n" not in status.message
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from pgtop.config import Thresholds
+from pgtop.health import evaluate, evaluate_bouncer
 from pgtop.model import (
     ActivitySummary,
     Archiver,
     Backend,
     BouncerSample,
     BouncerStats,
-    Level,
     LockCount,
     LockNode,
     Pool,
@@ -33,7 +34,6 @@ from pgtop.model import (
     StandbyStatus,
     Statement,
     StatementsStatus,
-    Status,
 )
 
 T0 = datetime(2025, 11, 24, 9, 30, 0, tzinfo=UTC)
@@ -382,28 +382,11 @@ REPLICATION = Replication(
     ),
 )
 
-HEALTH = (
-    Status("connections", "conn 14%", Level.OK, 14.0, "connections 14/100 (14%)", "primary"),
-    Status("cache_hit", "hit 99.2%", Level.OK, 99.2, "cache hit ratio 99.2%", "primary"),
-    Status(
-        "longest_xact",
-        "xact 3m05s",
-        Level.WARN,
-        185.0,
-        "longest transaction 185 s ≥ warn 60 s",
-        "primary",
-    ),
-    Status(
-        "idle_in_xact",
-        "idle xact 3m04s",
-        Level.CRIT,
-        184.5,
-        "idle in transaction 184.5 s ≥ crit 120 s",
-        "primary",
-    ),
-    Status("replication_lag", "lag 0.35s", Level.OK, 0.35, "replay lag 0.35 s", "primary"),
-    Status("slot_wal", "slot 3.0 GB", Level.WARN, 3.0 * 1024**3, "slot old_logical", "primary"),
-)
+
+def judged(sample: Sample) -> Sample:
+    """The sample with the verdicts pgtop's health gives it under the default thresholds."""
+    return replace(sample, health=evaluate(sample, [], Thresholds()))
+
 
 ACTIVITY = (
     *pgbench_backends(),
@@ -421,77 +404,95 @@ ACTIVITY = (
 def primary(
     n: int = 0, *, activity: tuple[Backend, ...] | None = None, tps: float | None = None
 ) -> Sample:
-    """The primary at tick ``n`` (2 s apart); charts vary with n, deterministically."""
+    """The primary at tick ``n`` (2 s apart); charts vary with n, deterministically; health as
+    pgtop judges it."""
     wave = [0, 40, -30, 60, 10, -20, 35, 0]
-    return Sample(
-        source="primary",
-        taken_at=T0 + timedelta(seconds=2 * n),
-        connected=True,
-        info=PRIMARY_INFO,
-        interval_s=2.0,
-        poll_ms=4.2,
-        stats=stats(
-            tps if tps is not None else 1240.0 + wave[n % len(wave)],
-            6 + (n % 3),
-            0.991 + 0.001 * (n % 4),
-        ),
-        activity=ACTIVITY if activity is None else activity,
-        summary=ActivitySummary(
-            by_state={"active": 7, "idle in transaction": 5, "idle": 1},
-            by_user={"postgres": 11, "alice": 2},
-            by_client={"127.0.0.1": 12},
-        ),
-        locks=LOCK_TREE,
-        lock_counts=LOCK_COUNTS,
-        replication=replace(
-            REPLICATION,
-            replicas=tuple(
-                replace(r, replay_lag_s=0.1 + 0.05 * (n % 5)) for r in REPLICATION.replicas
+    return judged(
+        Sample(
+            source="primary",
+            taken_at=T0 + timedelta(seconds=2 * n),
+            connected=True,
+            info=PRIMARY_INFO,
+            interval_s=2.0,
+            poll_ms=4.2,
+            stats=stats(
+                tps if tps is not None else 1240.0 + wave[n % len(wave)],
+                6 + (n % 3),
+                0.991 + 0.001 * (n % 4),
             ),
-        ),
-        statements=STATEMENTS,
-        statements_status=StatementsStatus(available=True, dealloc=0),
-        progress=(
-            Progress(4501, "CREATE INDEX", "app", "public.orders", "building index", 420, 1000),
-        ),
-        health=HEALTH,
+            activity=ACTIVITY if activity is None else activity,
+            summary=ActivitySummary(
+                by_state={"active": 7, "idle in transaction": 5, "idle": 1},
+                by_user={"postgres": 11, "alice": 2},
+                by_client={"127.0.0.1": 12},
+            ),
+            locks=LOCK_TREE,
+            lock_counts=LOCK_COUNTS,
+            replication=replace(
+                REPLICATION,
+                replicas=tuple(
+                    replace(r, replay_lag_s=0.1 + 0.05 * (n % 5)) for r in REPLICATION.replicas
+                ),
+            ),
+            statements=STATEMENTS,
+            statements_status=StatementsStatus(available=True, dealloc=0),
+            progress=(
+                Progress(
+                    4501,
+                    "CREATE INDEX CONCURRENTLY",
+                    "app",
+                    "public.orders",
+                    "building index: scanning table",
+                    420,
+                    1000,
+                ),
+            ),
+        )
     )
 
 
 def standby(n: int = 0) -> Sample:
-    return Sample(
-        source="replica",
-        taken_at=T0 + timedelta(seconds=2 * n),
-        connected=True,
-        info=REPLICA_INFO,
-        interval_s=2.0,
-        stats=stats(0.0, 1, 1.0),
-        activity=(backend(5101, "report", "active", "SELECT count(*) FROM orders;", query_s=1.5),),
-        replication=Replication(
-            role=Role.STANDBY,
-            standby=StandbyStatus(
-                receive_lsn="0/4A000000",
-                replay_lsn="0/49FFC000",
-                replay_lag_s=0.35,
-                receive_replay_lag_bytes=16_384,
-                replay_paused=False,
-                wal_receiver_status="streaming",
-                upstream="127.0.0.1:54321",
+    return judged(
+        Sample(
+            source="replica",
+            taken_at=T0 + timedelta(seconds=2 * n),
+            connected=True,
+            info=REPLICA_INFO,
+            interval_s=2.0,
+            stats=replace(
+                stats(0.0, 1, 1.0),
+                client_connections=2,
+                idle_in_transaction=0,
+                waiting_on_locks=0,
+                longest_transaction_s=1.5,
+                longest_idle_in_transaction_s=None,
             ),
-        ),
-        statements_status=StatementsStatus(
-            available=False,
-            reason='pg_stat_statements is not installed in "app": run CREATE EXTENSION '
-            "pg_stat_statements (needs shared_preload_libraries)",
-        ),
-        health=(
-            Status("replication_lag", "lag 0.35s", Level.OK, 0.35, "replay lag 0.35 s", "replica"),
-        ),
+            activity=(
+                backend(5101, "report", "active", "SELECT count(*) FROM orders;", query_s=1.5),
+            ),
+            replication=Replication(
+                role=Role.STANDBY,
+                standby=StandbyStatus(
+                    receive_lsn="0/4A000000",
+                    replay_lsn="0/49FFC000",
+                    replay_lag_s=0.35,
+                    receive_replay_lag_bytes=16_384,
+                    replay_paused=False,
+                    wal_receiver_status="streaming",
+                    upstream="127.0.0.1:54321",
+                ),
+            ),
+            statements_status=StatementsStatus(
+                available=False,
+                reason='pg_stat_statements is not installed in "app": run CREATE EXTENSION '
+                "pg_stat_statements (needs shared_preload_libraries)",
+            ),
+        )
     )
 
 
 def bouncer(n: int = 0) -> BouncerSample:
-    return BouncerSample(
+    sample = BouncerSample(
         source="pgbouncer",
         taken_at=T0 + timedelta(seconds=2 * n),
         connected=True,
@@ -530,17 +531,8 @@ def bouncer(n: int = 0) -> BouncerSample:
         stats=(BouncerStats("app", 1230.0, 6150.0, 6.4, 1.1, 0.8, 512_000.0, 2_048_000.0),),
         clients=9,
         servers=5,
-        health=(
-            Status(
-                "pgbouncer_waiting",
-                "pool wait 2",
-                Level.WARN,
-                2.0,
-                "2 clients waiting in app/pgbench",
-                "pgbouncer",
-            ),
-        ),
     )
+    return replace(sample, health=evaluate_bouncer(sample, Thresholds()))
 
 
 def disconnected(n: int = 5) -> Sample:

@@ -36,7 +36,7 @@ from pgtop import units
 from pgtop.collect.source import ConnectionLostError, Source
 from pgtop.config import Thresholds
 from pgtop.feed import Publish
-from pgtop.health import TPS_WINDOW, evaluate, evaluate_bouncer
+from pgtop.health import TPS_WINDOW, HealthMemory, evaluate, evaluate_bouncer
 from pgtop.history import FASTEST_REFRESH_S, History
 from pgtop.model import AnySample, BouncerSample, Level, Role, Sample, ServerInfo, Status
 
@@ -124,6 +124,8 @@ class Sampler:
         self._clock = clock
         self.history = History(history_minutes)
         """The session's one history (health, charts, baselines from the monitor)."""
+        self.health_memory = HealthMemory()
+        """What health keeps between samples (statement regressions), per source."""
 
     # -- Feed -------------------------------------------------------------------------------
 
@@ -191,7 +193,8 @@ class Sampler:
             judged: AnySample = replace(sample, health=evaluate_bouncer(sample, self._thresholds))
         else:
             recent = self.history.connected(sample.source, limit=HEALTH_HISTORY)
-            judged = replace(sample, health=evaluate(sample, recent, self._thresholds))
+            health = evaluate(sample, recent, self._thresholds, self.health_memory)
+            judged = replace(sample, health=health)
             extra = self._also_judge(sample) if self._also_judge and sample.connected else None
             if extra is not None:
                 judged = replace(judged, health=(*judged.health, extra))
