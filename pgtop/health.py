@@ -799,7 +799,9 @@ class StatementRegressions:
     Per statement only the reads that can still start a recent window are kept: the window is
     the newest reads holding ``min_calls`` calls (the mean over the last intervals: a busy
     statement's window is its last interval, so a regression shows on the first read after
-    it), no older than ``window_s``; older reads are dropped as soon as a newer one qualifies.
+    it), no older than ``window_s`` (but the interval since the previous read always counts:
+    reads of pg_stat_statements may come further apart than the window); older reads are
+    dropped as soon as a newer one qualifies.
     A read of 10,000 statements costs a dict look-up and a comparison for each one not called
     since the last read, and a few float operations for each one that was.
     """
@@ -880,8 +882,8 @@ class StatementRegressions:
             seen.append(now)
             start = None
             for i in range(len(seen) - 2, -1, -1):
-                if seen[i].at < oldest:
-                    break
+                if seen[i].at < oldest and i < len(seen) - 2:
+                    break  # the last interval counts however long (reads may be sparse)
                 if calls - seen[i].calls >= min_calls:
                     start = i
                     break

@@ -1150,6 +1150,17 @@ def test_a_statement_not_called_keeps_its_verdict_within_the_window() -> None:
     assert tracker.observe([calls.statement()], 13.0, window_s=10, min_calls=20) == []
 
 
+def test_reads_further_apart_than_the_window_are_still_judged() -> None:
+    """Statements read every 90 s (a hidden pane, a large pg_stat_statements): the interval
+    since the previous read is the recent window, however long."""
+    rng = random.Random(19)
+    reads = [around(rng, 0.2, 0.05, 3000), around(rng, 45.0, 3.0, 40)]
+    last = feed_reads(reads, step_s=90.0)[-1]
+    assert last is not None
+    assert last.level is Level.CRIT
+    assert "over its last 40 calls (90.0 s)" in last.message
+
+
 def test_evaluate_without_memory_has_no_regression_status() -> None:
     calls = Calls().run([1.0] * 100)
     current = sample(statements=(calls.statement(),), statements_status=StatementsStatus(True))
