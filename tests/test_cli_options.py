@@ -107,7 +107,21 @@ TABLE: dict[str, dict[str, list[Bad]]] = {
                 files={CONFIG_TOML: '[monitor]\ntheme = "no-such-theme"\n'},
             ),
         ],
-        "--baseline": [Bad(("{dsn}", "--baseline", "{root}/missing.md"), 2, "not available")],
+        "--baseline": [
+            Bad(("{dsn}", "--baseline", "{root}/missing.md"), 1, "no such file"),
+            Bad(
+                ("{dsn}", "--baseline", "{root}/notes.md"),
+                1,
+                "not a pgtop baseline",
+                files={"notes.md": "# my notes\n"},
+            ),
+            Bad(
+                ("{dsn}", "--baseline", "{root}/bin.md"),
+                1,
+                "bin.md",
+                files={"bin.md": "\x00\x01binary"},
+            ),
+        ],
         "--config": [
             Bad(("{dsn}", "--config", "{root}/missing.toml"), 2, "missing.toml"),
             Bad(("{dsn}", "--config", ""), 2, "config file"),
@@ -171,7 +185,7 @@ TABLE: dict[str, dict[str, list[Bad]]] = {
         "--interval": _ranges("--interval", *SECONDS, "0.4", "61", prefix=("{dsn}", "-o", OUT)),
         "--format": [
             Bad(("{dsn}", "-o", OUT, "--format", "xml"), 2, "--format"),
-            Bad(("{dsn}", "-o", OUT, "--format", "markdown"), 2, "not available"),
+            Bad(("{dsn}", "-o", "-", "--format", "html"), 2, "--format"),
         ],
         "--output": [
             Bad(("{dsn}", "-o", "{root}/no-folder/snap.json"), 1, "no-folder"),
@@ -186,7 +200,7 @@ TABLE: dict[str, dict[str, list[Bad]]] = {
             Bad(("{dsn}", "--force"), 2, "-o"),
             Bad(("{dsn}", "-o", OUT, "--force=x"), 2, "--force"),
         ],
-        "--redact": [Bad(("{dsn}", "-o", OUT, "--redact"), 2, "not available")],
+        "--redact": [Bad(("{dsn}", "-o", OUT, "--redact=yes"), 2, "--redact")],
         "--config": [Bad(("{dsn}", "-o", OUT, "--config", "{root}/missing.toml"), 2, "missing")],
         "--help": [Bad(("--help=x",), 2, "--help")],
     },
@@ -195,8 +209,20 @@ TABLE: dict[str, dict[str, list[Bad]]] = {
         "--help": [Bad(("--help=x",), 2, "--help")],
     },
     BASELINE_DIFF: {
-        "old": [Bad(("{root}/missing-old.md", "{root}/new.md"), 2, "not available")],
+        "old": [
+            Bad(("{root}/missing-old.md", "{root}/new.md"), 1, "missing-old.md"),
+            Bad(
+                ("{root}/notes.md", "{root}/notes.md"),
+                1,
+                "not a pgtop baseline",
+                files={"notes.md": "# my notes\n"},
+            ),
+        ],
         "new": [Bad(("{root}/old.md",), 2, "NEW")],
+        "--fail-on": [Bad(("{root}/a.md", "{root}/b.md", "--fail-on", "info"), 2, "--fail-on")],
+        "--config": [
+            Bad(("{root}/a.md", "{root}/b.md", "--config", "{root}/missing.toml"), 2, "missing")
+        ],
         "--help": [Bad(("--help=x",), 2, "--help")],
     },
 }
@@ -384,11 +410,9 @@ def test_a_bad_value_is_refused_before_anything_starts(
 # --------------------------------------------------------------------------- the real exit path
 
 REAL = [
-    pytest.param(
-        MONITOR, Bad(("{dsn}", "--baseline", "{root}/x.md"), 2, "--baseline"), id="baseline"
-    ),
+    pytest.param(MONITOR, Bad(("{dsn}", "--baseline", "{root}/x.md"), 1, "x.md"), id="baseline"),
     pytest.param(MONITOR, Bad(("{dsn}", "--theme", "no-such-theme"), 2, "no-such"), id="theme"),
-    pytest.param(SNAPSHOT, Bad(("{dsn}", "-o", OUT, "--redact"), 2, "--redact"), id="redact"),
+    pytest.param(SNAPSHOT, Bad(("{dsn}", "-o", OUT, "--redact=x"), 2, "--redact"), id="redact"),
     pytest.param(
         SNAPSHOT, Bad(("{dsn}", "-o", OUT, "--duration", "-5"), 2, "--duration"), id="duration"
     ),
@@ -398,7 +422,7 @@ REAL = [
         id="unwritable-output",
     ),
     pytest.param(DEMO, Bad(("--clients", "0"), 2, "--clients"), id="demo-clients"),
-    pytest.param(BASELINE_DIFF, Bad(("a.md", "b.md"), 2, "not available"), id="baseline-diff"),
+    pytest.param(BASELINE_DIFF, Bad(("a.md", "b.md"), 1, "a.md: no such file"), id="baseline-diff"),
 ]
 
 
