@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from pgtop import units
+from pgtop.health import slot_level
 from pgtop.model import Archiver, Level, Replica, Role, Sample, Slot, StandbyStatus
 from pgtop.ui.format import Palette, cell, mark, num
 from pgtop.ui.panes.base import Pane
@@ -42,12 +43,8 @@ def _replica_mark(r: Replica, p: Palette) -> Text:
 
 
 def _slot_level(s: Slot, p: Palette) -> Level:
-    """As health judges a slot: WAL lost or unreserved is critical, an inactive slot is judged
-    by the WAL it retains."""
-    if s.wal_status in ("unreserved", "lost"):
-        return Level.CRIT
-    retained = None if s.active else s.retained_wal_bytes
-    return p.breach((p.thresholds.slot_retained_wal_bytes, retained))
+    """As health judges the slot (one judgement: :func:`pgtop.health.slot_level`)."""
+    return slot_level(s, p.thresholds.slot_retained_wal_bytes)
 
 
 REPLICA_COLUMNS: tuple[Col[Replica], ...] = (
