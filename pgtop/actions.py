@@ -121,3 +121,25 @@ class Inspector(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+class Runbook(Protocol):
+    """The playbook's fixes beyond signals, each asked first by the UI: resume WAL replay on a
+    standby whose replay is paused, drop an inactive replication slot."""
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        """The source names it acts on ("primary", "replica 127.0.0.1:5433")."""
+        ...
+
+    async def resume_replay(self, server: str) -> Outcome:
+        """``pg_wal_replay_resume()`` on ``server`` (a standby); the outcome names the grant
+        when the role lacks it; never raises for a server's refusal or failure."""
+        ...
+
+    async def drop_slot(self, server: str, slot: str) -> Outcome:
+        """Drop the replication slot ``slot`` on ``server`` if it is still inactive; the
+        outcome says how much WAL it held (what the drop frees) or names the grant."""
+        ...
+
+    async def close(self) -> None: ...
