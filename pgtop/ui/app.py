@@ -26,24 +26,27 @@ from textual.worker import Worker, WorkerState
 
 from pgtop import units
 from pgtop.actions import Inspector, Signal, Signaller
+from pgtop.audit import ActionLog, Entry
 from pgtop.baseline.live import LiveBaseline
 from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
 from pgtop.explaining import BackendTarget, Explainer, ExplainTarget, Explanation, StatementTarget
 from pgtop.feed import Feed
 from pgtop.model import AnySample, Backend, Role, Sample, Statement
+from pgtop.text import one_line
 from pgtop.themes import DEFAULT_THEME, base_stylesheet_path, load_theme_specs, resolve_theme_name
 from pgtop.ui.compositor import MonitorScreen
 from pgtop.ui.cropped_update import cropped
 from pgtop.ui.format import Palette
 from pgtop.ui.outages import Outages
-from pgtop.ui.panes.activity import ActivityPane
+from pgtop.ui.panes.activity import BULK_BINDINGS, ActivityPane
 from pgtop.ui.panes.base import EXPLAIN_BINDINGS, SIGNAL_BINDINGS, Pane
 from pgtop.ui.panes.locks import LocksPane
 from pgtop.ui.panes.pools import PoolsPane
 from pgtop.ui.panes.replication import ReplicationPane
 from pgtop.ui.panes.statements import StatementsPane
+from pgtop.ui.screens.ask import AskNumber
 from pgtop.ui.screens.backend import BackendScreen
-from pgtop.ui.screens.confirm import ConfirmScreen, confirm_signal
+from pgtop.ui.screens.confirm import ConfirmScreen, confirm_bulk, confirm_signal
 from pgtop.ui.screens.detail import DetailScreen
 from pgtop.ui.screens.help import HelpScreen, collect_bindings
 from pgtop.ui.screens.plan import PlanScreen
@@ -122,6 +125,13 @@ class PgtopApp(App[None]):
         Binding(
             "question_mark", "help", "Help", key_display="?", id="app.help", tooltip="Every key"
         ),
+        Binding(
+            "b",
+            "write_baseline",
+            "Baseline",
+            id="app.baseline",
+            tooltip="Write a baseline document from the history so far (shows where)",
+        ),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit pgtop"),
     ]
     PANES: ClassVar[tuple[type[Pane], ...]] = (
@@ -145,8 +155,11 @@ class PgtopApp(App[None]):
         inspector: Inspector | None = None,
         explainer: Explainer | None = None,
         baseline: LiveBaseline | None = None,
+        action_log: ActionLog | None = None,
     ) -> None:
         super().__init__()
+        self.action_log = action_log or ActionLog()
+        """Every action taken or refused, one JSON line each (``actions.log``)."""
         self.baseline = baseline
         """``--baseline FILE``, for the statements pane's "vs base" column."""
         self.explainer = explainer
@@ -413,6 +426,7 @@ class PgtopApp(App[None]):
         what = event.signal.value
         if self.read_only:
             self.notify(f"read-only (--read-only): {what} is off", severity="warning", timeout=6)
+            self._audit(what, event.backend, "refused: read-only (--read-only)", ok=False)
             return
         if self.signaller is None:
             self.notify(f"{what}: not available here (no server session)", severity="warning")
@@ -441,8 +455,130 @@ class PgtopApp(App[None]):
     async def _send_signal(self, signal: Signal, backend: Backend) -> None:
         assert self.signaller is not None
         outcome = await self.signaller.send(signal, backend.pid, backend.backend_start)
+        self._audit(signal.value, backend, outcome.message, ok=outcome.ok)
         severity: SeverityLevel = "information" if outcome.ok else "error"
         self.notify(outcome.message, severity=severity, timeout=8, markup=False)
+
+    # ------------------------------------------------------------------ bulk and runbook
+
+    def _audit(
+        self, action: str, backend: Backend | None, outcome: str, *, ok: bool, target: str = ""
+    ) -> None:
+        """One line in the action log for every action taken or refused."""
+        self.action_log.write(self._entry(action, backend, outcome, ok=ok, target=target))
+
+    def _entry(
+        self, action: str, backend: Backend | None, outcome: str, *, ok: bool, target: str = ""
+    ) -> Entry:
+        main = self.last_good.get(self.main) if self.main is not None else None
+        role = main.info.user if main is not None and main.info is not None else None
+        return Entry(
+            server=self.main or "?",
+            action=action,
+            outcome=outcome,
+            ok=ok,
+            role=role,
+            pid=backend.pid if backend else None,
+            backend_start=backend.backend_start if backend else None,
+            user=backend.user if backend else None,
+            application=backend.application if backend else None,
+            query=backend.query if backend else None,
+            target=target or None,
+        )
+
+    @on(ActivityPane.BulkRequested)
+    def _bulk_requested(self, event: ActivityPane.BulkRequested) -> None:
+        self.ask_bulk(event.signal, event.backends, event.why)
+
+    def ask_bulk(self, signal: Signal, backends: list[Backend], why: str) -> None:
+        """One question for many backends (count, the first rows, "and N more"), then one
+        statement for all of them."""
+        what = f"{signal.value} {len(backends)}"
+        if self.read_only or self.signaller is None:
+            reason = "read-only (--read-only)" if self.read_only else "no server session"
+            self.notify(f"{what}: refused, {reason}", severity="warning", timeout=6)
+            self.action_log.write(
+                *(
+                    self._entry(f"bulk {signal.value}", b, f"refused: {reason}", ok=False)
+                    for b in backends
+                )  # fmt: skip
+            )
+            return
+        self.push_screen(
+            confirm_bulk(signal, backends, why),
+            functools.partial(self._bulk_confirmed, signal, backends),
+        )
+
+    def _bulk_confirmed(self, signal: Signal, backends: list[Backend], yes: bool | None) -> None:
+        if yes:
+            self._send_bulk(signal, backends)
+
+    @work(group="signals", exit_on_error=False)
+    async def _send_bulk(self, signal: Signal, backends: list[Backend]) -> None:
+        assert self.signaller is not None
+        outcome = await self.signaller.send_many(
+            signal, [(b.pid, b.backend_start) for b in backends]
+        )
+        done, gone = set(outcome.signalled), set(outcome.gone)
+
+        def result(b: Backend) -> str:
+            if b.pid in done:
+                return "signalled"
+            return "already gone" if b.pid in gone else f"not signalled: {outcome.message}"
+
+        self.action_log.write(
+            *(
+                self._entry(f"bulk {signal.value}", b, result(b), ok=b.pid in done)
+                for b in backends
+            )  # fmt: skip
+        )
+        activity = self.panes["activity"]
+        if isinstance(activity, ActivityPane) and outcome.signalled:
+            activity.clear_marks()
+        severity: SeverityLevel = "information" if outcome.ok else "error"
+        self.notify(outcome.message, severity=severity, timeout=10, markup=False)
+
+    def runbook_rows(self, kind: str, minimum_s: float) -> list[Backend]:
+        """The sessions a runbook command hits: idle in transaction longer than ``minimum_s``
+        ("idle_xact"), or running a query longer than it ("long_query")."""
+        sample = self.last_good.get(self.main) if self.main is not None else None
+        if not isinstance(sample, Sample):
+            return []
+        own = sample.info.backend_pid if sample.info is not None else None
+        hits = []
+        for b in sample.activity:
+            if b.pid == own or not b.is_client:
+                continue
+            if kind == "idle_xact" and (b.state or "").startswith("idle in transaction"):
+                if (b.state_s or 0.0) > minimum_s:
+                    hits.append(b)
+            elif kind == "long_query" and b.state == "active" and (b.query_s or 0.0) > minimum_s:
+                hits.append(b)
+        return hits
+
+    def run_runbook(self, kind: str) -> None:
+        """A palette command from the playbook's runbooks: ask N, list what it would hit, ask."""
+        if kind == "idle_xact":
+            prompt = "Terminate sessions idle in transaction for more than N minutes. N ="
+        else:
+            prompt = "Cancel queries running longer than N seconds. N ="
+        self.push_screen(AskNumber(prompt), functools.partial(self._runbook_number, kind))
+
+    def _runbook_number(self, kind: str, value: float | None) -> None:
+        if value is None:
+            return
+        seconds = value * 60 if kind == "idle_xact" else value
+        hits = self.runbook_rows(kind, seconds)
+        if kind == "idle_xact":
+            why = f"idle in transaction for more than {value:g} min"
+            signal = Signal.TERMINATE
+        else:
+            why = f"running a query for more than {value:g} s"
+            signal = Signal.CANCEL
+        if not hits:
+            self.notify(f"no session {why}", timeout=6)
+            return
+        self.ask_bulk(signal, hits, f"every session {why}")
 
     # ------------------------------------------------------------------ EXPLAIN
 
@@ -544,7 +680,7 @@ class PgtopApp(App[None]):
         """The key bar for ``pane``: its own keys first, help early (the bar is cut at 80
         columns)."""
         bindings = vars(type(pane)).get("BINDINGS", [])
-        actions = [*SIGNAL_BINDINGS, *EXPLAIN_BINDINGS]
+        actions = [*SIGNAL_BINDINGS, *EXPLAIN_BINDINGS, *BULK_BINDINGS]
         own = [b for b in bindings if b not in actions]
         signals = [b for b in bindings if b in actions]
         panes = Binding("1", "show_pane", "Panes", key_display="1-5")
@@ -627,12 +763,53 @@ class PgtopApp(App[None]):
                 groups.append((cls.title.lower(), cls.BINDINGS))
         return collect_bindings(groups)
 
+    def action_write_baseline(self) -> None:
+        """``b``: the session's history so far as a baseline document in ``[snapshot]
+        output_dir``; the statements as cumulative since their last reset (the history keeps
+        per-statement series, not a second read of every counter)."""
+        from pgtop.atomic import WriteError, write_atomically
+        from pgtop.baseline import BaselineError, build, default_name, render
+
+        latest = self.last_good.get(self.main) if self.main is not None else None
+        if not isinstance(latest, Sample):
+            self.notify("no data yet: nothing to write", severity="warning", timeout=6)
+            return
+        samples: list[AnySample] = []
+        for source in self.history.sources():
+            samples.extend(self.history.samples(source))
+        folder = Path(self.config.snapshot.output_dir)
+        try:
+            baseline = build(
+                samples,
+                redact=False,
+                statements_to=latest if latest.statements else None,
+                source=latest.source,
+                index_advice_note="not read from the monitor: pgtop snapshot reads it",
+            )
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / default_name(baseline)
+            write_atomically(path, render(baseline), replace=False)
+        except (BaselineError, WriteError, OSError) as exc:
+            self.notify(f"baseline not written: {one_line(str(exc))}", severity="error")
+            return
+        self.notify(f"baseline written: {path.resolve()}", timeout=10, markup=False)
+
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.help_rows()))
+        self.push_screen(HelpScreen(self.help_rows(), action_log=self.action_log.path))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield from self._binding_commands()
+        yield SystemCommand(
+            "Terminate sessions idle in transaction for more than N minutes…",
+            "Runbook: lists the sessions it would end, then asks",
+            functools.partial(self.run_runbook, "idle_xact"),
+        )
+        yield SystemCommand(
+            "Cancel queries running longer than N seconds…",
+            "Runbook: lists the queries it would cancel, then asks",
+            functools.partial(self.run_runbook, "long_query"),
+        )
 
     def _binding_commands(self) -> Iterator[SystemCommand]:
         for group, binding in self.help_rows():
@@ -688,6 +865,7 @@ def make_app(
     inspector: Inspector | None = None,
     explainer: Explainer | None = None,
     baseline: LiveBaseline | None = None,
+    action_log: ActionLog | None = None,
 ) -> PgtopApp:
     """The composition root (CLI and tests): a monitor rendering ``feed``'s samples.
 
@@ -709,4 +887,5 @@ def make_app(
         inspector=inspector,
         explainer=explainer,
         baseline=baseline,
+        action_log=action_log,
     )

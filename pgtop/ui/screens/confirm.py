@@ -76,3 +76,28 @@ def confirm_signal(signal: Signal, backend: Backend) -> ConfirmScreen:
         ("query", backend.query or "—"),
     ]
     return ConfirmScreen(question, details, warning)
+
+
+BULK_LISTED = 8
+"""Rows a bulk question lists before "and N more"."""
+
+
+def confirm_bulk(signal: Signal, backends: list[Backend], why: str) -> ConfirmScreen:
+    """One question for many backends: how many, which (the first rows), what happens."""
+    verb = "Cancel the running queries of" if signal is Signal.CANCEL else "Terminate"
+    question = f"{verb} {len(backends)} backends ({why})?"
+    details = [
+        (
+            str(b.pid),
+            f"{b.application or '—'} · {b.user or '—'} · {b.state or '—'} · {b.query or '—'}",
+        )
+        for b in backends[:BULK_LISTED]
+    ]
+    if len(backends) > BULK_LISTED:
+        details.append(("", f"and {len(backends) - BULK_LISTED} more"))
+    if signal is Signal.CANCEL:
+        warning = "Their statements fail; transactions they are in are aborted. Sessions stay."
+    else:
+        warning = "Their sessions end; open transactions are rolled back."
+    warning += " Each is matched by pid and start: a backend replaced since is left alone."
+    return ConfirmScreen(question, details, warning)

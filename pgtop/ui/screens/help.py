@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from rich.table import Table
@@ -57,9 +58,10 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close", id="help.close"),
     ]
 
-    def __init__(self, rows: list[tuple[str, Binding]]) -> None:
+    def __init__(self, rows: list[tuple[str, Binding]], action_log: Path | None = None) -> None:
         super().__init__(id="help-screen")
         self.rows = rows
+        self.action_log = action_log
 
     def compose(self) -> ComposeResult:
         table = Table(title="pgtop keys", expand=True, show_edge=False, pad_edge=False)
@@ -69,7 +71,10 @@ class HelpScreen(ModalScreen[None]):
         for group, binding in self.rows:
             what = binding.tooltip or binding.description
             table.add_row(group, key_label(binding), Text(what))
-        table.add_row("", "", Text("e E b: reserved (EXPLAIN, EXPLAIN ANALYZE, baseline)"))
+        if self.action_log is not None:
+            table.add_row(
+                "", "", Text(f"every action taken or refused is logged in {self.action_log}")
+            )
         with VerticalScroll(id="help-body"):
             yield Static(table, id="help-table")
             yield Static("esc, q or ? closes", classes="hint")

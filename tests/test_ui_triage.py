@@ -1,0 +1,268 @@
+"""Incident triage from the activity pane: sessions grouped by who holds them, marks, bulk cancel
+and terminate in one question, the runbook commands, the action log, and `b` writing a
+baseline — against the lab's real primary where a server must act, and from recorded samples
+for the drawing (snapshots of the grouped view and the bulk question)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from pgtop.actions import BulkOutcome, Outcome, Signal
+from pgtop.audit import ActionLog
+from pgtop.collect.sampler import Sampler
+from pgtop.commands.targets import Targets, make_signaller, make_sources
+from pgtop.config import Config, load_config
+from pgtop.feed import RecordedFeed
+from pgtop.lab import Lab
+from pgtop.sessions import group_sessions
+from pgtop.ui.app import make_app
+from pgtop.ui.panes.activity import ActivityPane, MarkedBackend
+from pgtop.ui.screens.ask import AskNumber
+from pgtop.ui.screens.confirm import ConfirmScreen
+from tests import ui_samples as s
+from tests.collect_fixtures import until
+from tests.test_ui_app import PushFeed, push, table
+
+SECRET = "Leak-Secret-9"
+
+
+class RecordingSignaller:
+    """A Signaller double for the drawing tests: records what it was asked (the collector side
+    runs against real servers in test_signals.py and below)."""
+
+    name = "primary"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Signal, list[tuple[int, datetime | None]]]] = []
+
+    async def send(self, signal: Signal, pid: int, backend_start: datetime | None) -> Outcome:
+        self.sent.append((signal, [(pid, backend_start)]))
+        return Outcome(True, f"pid {pid}: {signal.value} sent")
+
+    async def send_many(
+        self, signal: Signal, backends: Sequence[tuple[int, datetime | None]]
+    ) -> BulkOutcome:
+        self.sent.append((signal, list(backends)))
+        pids = tuple(pid for pid, _ in backends)
+        return BulkOutcome(True, f"terminated {len(pids)} of {len(pids)}", pids)
+
+    async def close(self) -> None:
+        return None
+
+
+def _app(tmp_path: Path, feed: Any, **kwargs: Any) -> Any:
+    return make_app(
+        Config(),
+        feed,
+        targets="127.0.0.1:54321/app",
+        state_path=tmp_path / "state.toml",
+        action_log=ActionLog(tmp_path / "actions.log"),
+        **kwargs,
+    )
+
+
+# --------------------------------------------------------------------------- pure
+
+
+def test_sessions_grouped_by_who_holds_them() -> None:
+    groups = group_sessions(s.ACTIVITY)
+    assert groups[0].total >= groups[-1].total
+    assert sum(g.total for g in groups) == sum(1 for b in s.ACTIVITY if b.is_client)
+    blocker = next(g for g in groups if g.application == "lab-blocker")
+    assert blocker.count("idle in transaction") == 1
+    assert blocker.oldest_xact_s == s.BLOCKER.xact_s
+
+
+# --------------------------------------------------------------------------- drawn
+
+
+async def test_group_enter_filters_and_marks_survive_a_refresh(tmp_path: Path) -> None:
+    feed = PushFeed()
+    signaller = RecordingSignaller()
+    app = _app(tmp_path, feed, signaller=signaller)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await push(pilot, feed, s.primary(0))
+        pane = app.panes["activity"]
+        assert isinstance(pane, ActivityPane)
+        await pilot.press("g")
+        first = table(app, "activity").shown_keys[0]
+        assert first.startswith("pgbench")
+        await pilot.press("enter")
+        shown = pane.shown_backends()
+        assert shown
+        assert {b.application for b in shown} == {first.split("|")[0]}
+        # mark two rows; a refresh with the same backends keeps the marks
+        await pilot.press("m", "m")
+        assert len(pane.marks) == 2
+        await push(pilot, feed, s.primary(1))
+        marked = [b for b in pane.shown_backends() if isinstance(b, MarkedBackend)]
+        assert len(marked) == 2
+        await pilot.press("K")
+        screen = await until(
+            lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None, "question", 10
+        )
+        assert screen.question == "Terminate 2 backends (the 2 marked)?"
+        await pilot.press("y")
+        await until(lambda: signaller.sent or None, "the bulk signal", 10)
+        ((signal, sent),) = signaller.sent
+        assert signal is Signal.TERMINATE
+        assert sorted(sent) == sorted((b.pid, b.backend_start) for b in marked)
+        await until(lambda: not pane.marks or None, "the marks cleared", 10)
+        # esc leaves the group: every client session again
+        await pilot.press("escape")
+        assert pane.group is None
+    log = tmp_path / "actions.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["action"] for line in lines] == ["bulk terminate", "bulk terminate"]
+    assert all(line["outcome"] == "signalled" and line["ok"] for line in lines)
+
+
+async def test_read_only_refuses_bulk_and_logs_it(tmp_path: Path) -> None:
+    app = _app(tmp_path, RecordedFeed([s.primary(0)]), read_only=True)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("K")
+        assert not isinstance(app.screen, ConfirmScreen)
+    lines = (tmp_path / "actions.log").read_text().splitlines()
+    assert lines
+    assert all('"refused: read-only (--read-only)"' in line for line in lines)
+
+
+async def test_runbook_command_lists_what_it_would_hit(tmp_path: Path) -> None:
+    app = _app(tmp_path, RecordedFeed([s.primary(0)]), signaller=RecordingSignaller())
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        app.run_runbook("idle_xact")
+        await pilot.pause()
+        assert isinstance(app.screen, AskNumber)
+        await pilot.press("x", "enter")
+        assert isinstance(app.screen, AskNumber), "not a number: asked again"
+        await pilot.press("backspace", "1", "enter")
+        screen = await until(
+            lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None, "question", 10
+        )
+        expected = {b.pid for b in s.ACTIVITY if b.is_client and (b.state or "").startswith(
+            "idle in transaction") and (b.state_s or 0) > 60}  # fmt: skip
+        assert screen.question.startswith(f"Terminate {len(expected)} backends")
+        assert {int(name) for name, _ in screen.details if name.isdigit()} == expected
+        await pilot.press("n")
+
+
+async def test_b_writes_a_baseline_from_the_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = _app(tmp_path, RecordedFeed(s.recording()))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("b")
+        await pilot.pause()
+    from pgtop.baseline import load
+
+    (written,) = (tmp_path / "snapshots").iterdir()
+    baseline = load(written)
+    assert baseline.samples == 8
+    assert baseline.statements.items
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_grouped_view_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(
+        _app(tmp_path, RecordedFeed(s.recording())), press=["g"], terminal_size=size
+    )
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_bulk_question_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = _app(tmp_path, RecordedFeed(s.recording()), signaller=RecordingSignaller())
+    assert snap_compare(app, press=["i", "K"], terminal_size=size)
+
+
+# --------------------------------------------------------------------------- the real server
+
+
+@contextlib.contextmanager
+def leak(lab: Lab, count: int) -> Iterator[list[psycopg.Connection[Any]]]:
+    """``count`` sessions of one application left idle in transaction (a connection leak)."""
+    conns = []
+    try:
+        for _ in range(count):
+            conn = psycopg.connect(lab.app_dsn() + " application_name=lab-leaky-app")
+            conn.execute(f"SELECT 1 /* password={SECRET} */")  # a transaction left open
+            conns.append(conn)
+        yield conns
+    finally:
+        for conn in conns:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+
+def _leaked(lab: Lab) -> int:
+    with psycopg.connect(lab.superuser_dsn(), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lab-leaky-app'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.lab
+async def test_a_leak_is_fixed_in_four_keys(lab: Lab, tmp_path: Path) -> None:
+    """g (group), enter (the leaking application: the biggest group), K, y: every leaked
+    session is gone; the log has one line per session, 0600, no secret."""
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("")
+    config = load_config(config_file, env={})
+    targets = Targets(lab.monitor_dsn(), (), None)
+    app = make_app(
+        config,
+        Sampler(make_sources(targets, config), interval=0.5),
+        state_path=tmp_path / "state.toml",
+        signaller=make_signaller(targets, config),
+        action_log=ActionLog(tmp_path / "actions.log"),
+    )
+    with leak(lab, 30):
+        async with app.run_test(size=(160, 40)) as pilot:
+            pane = app.panes["activity"]
+            await until(
+                lambda: sum(
+                    1 for _, b in pane.records(pane.view) if b.application == "lab-leaky-app"
+                ) >= 30 or None if pane.view else None,
+                "the leaked sessions on screen",
+                20,
+            )  # fmt: skip
+            await pilot.press("g")
+            await pilot.pause()
+            assert table(app, "activity").shown_keys[0].startswith("lab-leaky-app|")
+            await pilot.press("enter", "K")
+            await until(
+                lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None,
+                "the question",
+                20,
+            )
+            assert app.screen.question.startswith("Terminate 30 backends")  # type: ignore[attr-defined]
+            await pilot.press("y")
+            await until(lambda: _leaked(lab) == 0 or None, "every leaked session gone", 20)
+    text = (tmp_path / "actions.log").read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert len(lines) == 30
+    assert {line["outcome"] for line in lines} == {"signalled"}
+    assert SECRET not in text
+    assert stat.S_IMODE((tmp_path / "actions.log").stat().st_mode) == 0o600
+
+
+def test_marked_backend_is_a_backend() -> None:
+    marked = MarkedBackend(**{f: getattr(s.BLOCKER, f) for f in s.BLOCKER.__dataclass_fields__})
+    assert marked != s.BLOCKER  # drawn again when marked
+    assert replace(marked, pid=1).pid == 1
