@@ -4,6 +4,7 @@ samples and a recorded plan; SVG snapshots at 120x40 and 80x24."""
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -251,3 +252,94 @@ def test_plan_view_snapshot(snap_compare: Any, tmp_path: Path, size: tuple[int, 
         await pilot.pause()
 
     assert snap_compare(app, run_before=show_plan, terminal_size=size)
+
+
+# --------------------------------------------------------------------------- the real server
+
+
+@pytest.mark.lab
+async def test_an_index_dropped_shows_in_the_statement_and_its_plan(
+    lab: Any, tmp_path: Path
+) -> None:
+    """5, enter on a steady lookup: its mean rises in the statement's chart once the index is
+    dropped; e (a generic plan, from pg_stat_statements' text) marks the Seq Scan as the
+    costliest node with the filter finding — the app as the CLI builds it."""
+    from pgtop.collect.sampler import Sampler
+    from pgtop.commands.targets import Targets, make_actions, make_sources
+    from pgtop.config import load_config
+    from tests.collect_fixtures import su, until
+    from tests.test_baseline_live import LOOKUP, TABLE, steady_lookups
+
+    with su(lab) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+        conn.execute(f"CREATE TABLE {TABLE} (id int PRIMARY KEY, v text)")
+        conn.execute(f"INSERT INTO {TABLE} SELECT g, md5(g::text) FROM generate_series(1, 60000) g")
+        conn.execute(f"ANALYZE {TABLE}")
+        conn.execute(f"GRANT SELECT ON {TABLE} TO app")
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("")
+    config = load_config(config_file, env={})
+    targets = Targets(lab.monitor_dsn(), (), None)
+    actions = make_actions(targets, config)
+    app = make_app(
+        config,
+        Sampler(make_sources(targets, config), interval=0.5),
+        state_path=tmp_path / "state.toml",
+        inspector=actions.inspector,
+        explainer=actions.explainer,
+    )
+    try:
+        with steady_lookups(lab):
+            async with app.run_test(size=(160, 50)) as pilot:
+                await pilot.press("5")
+                pane = app.panes["statements"]
+
+                def lookup_key() -> str | None:
+                    for key, record in pane.table._records:
+                        if getattr(record, "query", "").startswith(LOOKUP.split("%s")[0]):
+                            return str(key)
+                    return None
+
+                key = await until(lookup_key, "the lookup in the statements pane", 30)
+                pane.table.select_key(key)
+                await pilot.press("enter")
+                screen = await until(
+                    lambda: app.screen if isinstance(app.screen, StatementScreen) else None,
+                    "statement details",
+                    10,
+                )
+                await until(
+                    lambda: (
+                        len(app.history.statement_series("primary", screen.key)[0]) >= 3 or None
+                    ),
+                    "a few intervals of the lookup",
+                    30,
+                )
+                before = statistics.median(app.history.statement_series("primary", screen.key)[2])
+                with su(lab) as conn:
+                    conn.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT {TABLE}_pkey")
+                await until(
+                    lambda: (
+                        app.history.statement_series("primary", screen.key)[2][-1] > 5 * before
+                        or None
+                    ),
+                    "the mean rising after the drop",
+                    30,
+                )
+                await pilot.press("e")
+                plan = await until(
+                    lambda: app.screen if isinstance(app.screen, PlanScreen) else None,
+                    "the plan",
+                    30,
+                )
+                assert plan.plan is not None
+                assert plan.explanation.generic
+                head = rendered_text(plan.query_one("#plan-head"))
+                tree = rendered_text(plan.query_one("#plan-tree"), width=200)
+                assert f"Seq Scan on {TABLE} is the costliest node" in head
+                seq = next(line for line in tree.splitlines() if "Seq Scan" in line)
+                assert SLOWEST in seq
+    finally:
+        await actions.explainer.close()
+        with su(lab) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
