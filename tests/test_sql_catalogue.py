@@ -32,6 +32,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "cancel_backends": {"pids": [0], "starts": [None]},
     "terminate_backends": {"pids": [0], "starts": [None]},
     "statement_counters": {"queryid": 0, "user": None, "database": None},
+    "drop_slot": {"slot": "pgtop_no_such_slot"},  # no such slot: nothing dropped
     # EXPLAIN's look-ups: no backend, no entry, no prepared statement (no rows)
     "explain_activity": {"pid": 0, "backend_start": None},
     "explain_statement_text": {"queryid": 1, "userid": None, "user": None},
@@ -39,6 +40,9 @@ PARAMS: dict[str, dict[str, Any]] = {
 }
 
 EXPLAIN = {"explain_context", "explain_activity", "explain_statement_text", "explain_parameters"}
+# EXECUTE on a function the statement calls is checked when it starts: the monitoring role
+# (no grant) is refused before anything runs (tests/test_runbook.py runs it as a superuser)
+REFUSED_TO_MONITOR = {"resume_replay"}
 
 
 def _version_for(floor: tuple[int, ...], axis: Axis) -> tuple[int, str | None]:
@@ -74,6 +78,8 @@ def test_every_file_is_selected_for_its_floor() -> None:
         ("statements", 180000, None, None),
         ("statements_info", 130000, "1.8", None),
         ("statements_info", 180000, "1.11", "statements_info.pss1_9.sql"),
+        ("resume_replay", 130000, None, "resume_replay.sql"),
+        ("resume_replay", 180000, None, "resume_replay.pg14.sql"),
         ("statement_texts", 130000, "1.8", "statement_texts.sql"),
         ("explain_activity", 130000, None, "explain_activity.sql"),
         ("explain_activity", 140000, None, "explain_activity.pg14.sql"),
@@ -117,6 +123,16 @@ def _run_all(dsn: str) -> set[str]:
                 probe = resolve(name, version_num, pss)
                 if probe is None:
                     continue
+                if name in REFUSED_TO_MONITOR:
+                    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                        await run_batch(
+                            conn,
+                            [Query(compose(probe))],
+                            statement_timeout_ms=5000,
+                            lock_timeout_ms=1000,
+                        )
+                    ran.add(name)
+                    continue
                 tuples = name in ("statements", "statement_texts")
                 (rows,) = await run_batch(
                     conn,
@@ -143,6 +159,7 @@ def test_every_probe_runs_on_the_primary(lab: Lab) -> None:
     assert {"statements", "statements_info", "statement_texts", "names"} <= ran
     assert {"cancel_backend", "terminate_backend"} <= ran
     assert ran >= EXPLAIN
+    assert {"resume_replay", "drop_slot"} <= ran
     assert "standby" not in ran
 
 
@@ -150,6 +167,7 @@ def test_every_probe_runs_on_the_replica(lab: Lab) -> None:
     ran = _run_all(lab.replica_dsn())
     assert {"server", "activity", "locks", "standby", "slots", "archiver", "statements"} <= ran
     assert ran >= EXPLAIN  # a standby's rows are explained on the standby
+    assert {"resume_replay", "drop_slot"} <= ran
     assert "replicas" not in ran
 
 

@@ -94,6 +94,18 @@ SPECS: dict[str, ProbeSpec] = {
     "cancel_backends": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "terminate_backends": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "statement_counters": ProbeSpec(axis=Axis.PSS, when="action"),
+    # runbook actions (collect/runbook.py): what PostgreSQL 13-18 require
+    "resume_replay": ProbeSpec(
+        when="action",
+        grant="needs EXECUTE on pg_wal_replay_resume() (superuser only by default), granted "
+        "in database {database}: GRANT EXECUTE ON FUNCTION pg_catalog.pg_wal_replay_resume() "
+        "TO {role}",
+    ),
+    "drop_slot": ProbeSpec(
+        when="action",
+        grant="needs the REPLICATION attribute (or superuser) to use replication slots: "
+        "ALTER ROLE {role} REPLICATION",
+    ),
     # EXPLAIN (e, E): on an explain session per server and database (collect/explain.py)
     "explain_context": ProbeSpec(when="explain"),
     "explain_activity": ProbeSpec(when="explain", grant=_READ_STATS_GRANT),
