@@ -266,3 +266,68 @@ def test_marked_backend_is_a_backend() -> None:
     marked = MarkedBackend(**{f: getattr(s.BLOCKER, f) for f in s.BLOCKER.__dataclass_fields__})
     assert marked != s.BLOCKER  # drawn again when marked
     assert replace(marked, pid=1).pid == 1
+
+
+class RecordingRunbook:
+    """A Runbook double for the drawing (the collector runs against real servers in
+    tests/test_runbook.py)."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[str, str, str]] = []
+
+    @property
+    def servers(self) -> tuple[str, ...]:
+        return ("primary", "replica")
+
+    async def resume_replay(self, server: str) -> Outcome:
+        self.done.append(("resume", server, ""))
+        return Outcome(True, f"replay resumed on {server}")
+
+    async def drop_slot(self, server: str, slot: str) -> Outcome:
+        self.done.append(("drop", server, slot))
+        return Outcome(True, f"dropped slot {slot} on {server}: it held 3 GiB of WAL")
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_runbook_fixes_offered_where_they_apply(tmp_path: Path) -> None:
+    paused = s.standby(0)
+    assert paused.replication is not None
+    assert paused.replication.standby is not None
+    paused = replace(
+        paused,
+        replication=replace(
+            paused.replication, standby=replace(paused.replication.standby, replay_paused=True)
+        ),
+    )
+    runbook = RecordingRunbook()
+    app = _app(tmp_path, RecordedFeed([s.primary(0), paused]), runbook=runbook)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        titles = [c.title for c in app._fix_commands()]
+        assert "Resume WAL replay on replica" in titles
+        inactive = [t for t in titles if t.startswith("Drop inactive slot ")]
+        assert inactive, titles
+        assert "(holds " in inactive[0]
+        app.ask_fix("resume replay", "replica", "")
+        await until(
+            lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None, "question", 10
+        )
+        await pilot.press("y")
+        await until(lambda: runbook.done or None, "the fix", 10)
+    assert runbook.done == [("resume", "replica", "")]
+    (line,) = (tmp_path / "actions.log").read_text().splitlines()
+    assert json.loads(line)["outcome"] == "replay resumed on replica"
+
+
+async def test_read_only_refuses_runbook_fixes(tmp_path: Path) -> None:
+    runbook = RecordingRunbook()
+    app = _app(tmp_path, RecordedFeed([s.primary(0)]), runbook=runbook, read_only=True)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        app.ask_fix("drop slot", "primary", "old_logical")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+    assert runbook.done == []
+    assert "refused: read-only" in (tmp_path / "actions.log").read_text()

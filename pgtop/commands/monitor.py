@@ -159,6 +159,7 @@ def run_ui(
         signaller=actions.signaller,
         inspector=actions.inspector,
         explainer=actions.explainer,
+        runbook=actions.runbook,
         baseline=baseline,
     )
     app.run()

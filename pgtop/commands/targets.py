@@ -16,7 +16,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from pgtop import logs
-from pgtop.actions import Inspector, Signaller
+from pgtop.actions import Inspector, Runbook, Signaller
 from pgtop.collect.source import Source
 from pgtop.config import Config, ConnectionSettings
 from pgtop.conninfo import (
@@ -221,12 +221,15 @@ class Actions:
     inspector: Inspector
     """Reads one backend's locks, one statement's counters (read-only: always there)."""
     explainer: Explainer
+    runbook: Runbook
+    """Resume replay, drop a slot (refused by the UI with ``--read-only``)."""
 
 
 def make_actions(targets: Targets, config: Config) -> Actions:
     """One action session on the primary serves signals and look-ups (so a read-only pgtop
     still reads locks); EXPLAIN has sessions of its own per server and database."""
     from pgtop.collect.explain import PlanExplainer
+    from pgtop.collect.runbook import RunbookActions
     from pgtop.collect.signals import BackendSignals
 
     primary = without_unsafe_passfile(targets.primary)
@@ -246,4 +249,5 @@ def make_actions(targets: Targets, config: Config) -> Actions:
         signaller=None if config.monitor.read_only else session,
         inspector=session,
         explainer=explainer,
+        runbook=RunbookActions(servers, settings=config.connection),
     )

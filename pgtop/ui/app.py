@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from pgtop import units
-from pgtop.actions import Inspector, Signal, Signaller
+from pgtop.actions import Inspector, Runbook, Signal, Signaller
 from pgtop.audit import ActionLog, Entry
 from pgtop.baseline.live import LiveBaseline
 from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
@@ -156,8 +156,11 @@ class PgtopApp(App[None]):
         explainer: Explainer | None = None,
         baseline: LiveBaseline | None = None,
         action_log: ActionLog | None = None,
+        runbook: Runbook | None = None,
     ) -> None:
         super().__init__()
+        self.runbook = runbook
+        """Resume replay, drop a slot (palette commands, offered where they apply)."""
         self.action_log = action_log or ActionLog()
         """Every action taken or refused, one JSON line each (``actions.log``)."""
         self.baseline = baseline
@@ -276,6 +279,8 @@ class PgtopApp(App[None]):
             await self.inspector.close()
         if self.explainer is not None:
             await self.explainer.close()
+        if self.runbook is not None:
+            await self.runbook.close()
 
     # ------------------------------------------------------------------ samples
 
@@ -810,6 +815,70 @@ class PgtopApp(App[None]):
             "Runbook: lists the queries it would cancel, then asks",
             functools.partial(self.run_runbook, "long_query"),
         )
+        yield from self._fix_commands()
+
+    def _fix_commands(self) -> Iterator[SystemCommand]:
+        """The runbook's fixes where they apply now: a standby whose replay is paused, an
+        inactive replication slot (with the WAL it holds)."""
+        if self.runbook is None:
+            return
+        for name, sample in self.last_good.items():
+            if not isinstance(sample, Sample) or name not in self.runbook.servers:
+                continue
+            rep = sample.replication
+            if rep is not None and rep.standby is not None and rep.standby.replay_paused:
+                yield SystemCommand(
+                    f"Resume WAL replay on {name}",
+                    "Runbook: replay is paused there (asks first)",
+                    functools.partial(self.ask_fix, "resume replay", name, ""),
+                )
+            for slot in rep.slots if rep is not None else ():
+                if slot.active:
+                    continue
+                held = units.size(slot.retained_wal_bytes) or "unknown WAL"
+                yield SystemCommand(
+                    f"Drop inactive slot {slot.name} on {name} (holds {held})",
+                    "Runbook: frees the WAL it holds; its consumer cannot resume (asks first)",
+                    functools.partial(self.ask_fix, "drop slot", name, slot.name),
+                )
+
+    def ask_fix(self, action: str, server: str, target: str) -> None:
+        """Ask, then resume replay or drop a slot; refused with --read-only; logged."""
+        what = f"{action} {target}".strip()
+        if self.read_only:
+            self.notify(f"read-only (--read-only): {what} is off", severity="warning")
+            self.action_log.write(
+                Entry(server, action, "refused: read-only (--read-only)", False, target=target)
+            )
+            return
+        if action == "drop slot":
+            question = f"Drop replication slot {target} on {server}?"
+            warning = (
+                "The WAL it holds is freed; whatever consumed the slot cannot resume from it "
+                "(a standby or a logical consumer must be rebuilt). Dropped only if still inactive."
+            )
+        else:
+            question = f"Resume WAL replay on {server}?"
+            warning = "The standby replays the WAL it received while paused, then keeps up."
+        self.push_screen(
+            ConfirmScreen(question, [("server", server)], warning),
+            functools.partial(self._fix_confirmed, action, server, target),
+        )
+
+    def _fix_confirmed(self, action: str, server: str, target: str, yes: bool | None) -> None:
+        if yes:
+            self._run_fix(action, server, target)
+
+    @work(group="runbook", exit_on_error=False)
+    async def _run_fix(self, action: str, server: str, target: str) -> None:
+        assert self.runbook is not None
+        if action == "drop slot":
+            outcome = await self.runbook.drop_slot(server, target)
+        else:
+            outcome = await self.runbook.resume_replay(server)
+        self.action_log.write(Entry(server, action, outcome.message, outcome.ok, target=target))
+        severity: SeverityLevel = "information" if outcome.ok else "error"
+        self.notify(outcome.message, severity=severity, timeout=10, markup=False)
 
     def _binding_commands(self) -> Iterator[SystemCommand]:
         for group, binding in self.help_rows():
@@ -866,6 +935,7 @@ def make_app(
     explainer: Explainer | None = None,
     baseline: LiveBaseline | None = None,
     action_log: ActionLog | None = None,
+    runbook: Runbook | None = None,
 ) -> PgtopApp:
     """The composition root (CLI and tests): a monitor rendering ``feed``'s samples.
 
@@ -888,4 +958,5 @@ def make_app(
         explainer=explainer,
         baseline=baseline,
         action_log=action_log,
+        runbook=runbook,
     )
