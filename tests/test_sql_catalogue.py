@@ -29,8 +29,7 @@ PARAMS: dict[str, dict[str, Any]] = {
     "cancel_backend": {"pid": 0, "backend_start": None},
     "terminate_backend": {"pid": 0, "backend_start": None, "wait_ms": 100},
     "backend_locks": {"pid": 0, "backend_start": None},
-    "cancel_backends": {"pids": [0], "starts": [None]},
-    "terminate_backends": {"pids": [0], "starts": [None]},
+    "signal_backends": {"pids": [0], "starts": [None], "terminate": False},
     "statement_counters": {"queryid": 0, "user": None, "database": None},
     "drop_slot": {"slot": "pgtop_no_such_slot"},  # no such slot: nothing dropped
     # EXPLAIN's look-ups: no backend, no entry, no prepared statement (no rows)

@@ -91,8 +91,7 @@ SPECS: dict[str, ProbeSpec] = {
     "cancel_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "terminate_backend": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "backend_locks": ProbeSpec(when="action"),
-    "cancel_backends": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
-    "terminate_backends": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
+    "signal_backends": ProbeSpec(when="action", grant=_SIGNAL_GRANT),
     "statement_counters": ProbeSpec(axis=Axis.PSS, when="action"),
     # runbook actions (collect/runbook.py): what PostgreSQL 13-18 require
     "resume_replay": ProbeSpec(

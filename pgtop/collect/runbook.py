@@ -39,10 +39,8 @@ from pgtop import units
 from pgtop.actions import Outcome
 from pgtop.collect.batch import Conn, Query, run_batch
 from pgtop.collect.capabilities import quote_ident
-from pgtop.collect.per_database import connect_session
 from pgtop.collect.probes import SPECS, compose, resolve
-from pgtop.collect.safe_text import prepare_session
-from pgtop.collect.signals import ACTION_SESSION_SUFFIX
+from pgtop.collect.signals import open_action_session
 from pgtop.collect.source import ConnectionLostError, first_line
 from pgtop.config import ConnectionSettings
 from pgtop.conninfo import parse_dsn
@@ -93,15 +91,8 @@ class _Session:
         if self._conn is not None and not (self._conn.closed or self._conn.broken):
             return self._conn
         await self.close()
-        name = self._settings.application_name + ACTION_SESSION_SUFFIX
-        conn = await connect_session(self._params, self._settings, application_name=name)
-        try:
-            await prepare_session(conn)
-        except psycopg.Error as exc:
-            await conn.close()
-            raise ConnectionLostError(first_line(exc)) from None
-        self._conn = conn
-        return conn
+        self._conn = await open_action_session(self._params, self._settings)
+        return self._conn
 
     def lost(self) -> bool:
         return self._conn is None

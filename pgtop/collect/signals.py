@@ -39,7 +39,7 @@ from pgtop.collect.source import ConnectionLostError, first_line
 from pgtop.config import ConnectionSettings
 from pgtop.conninfo import parse_dsn
 
-__all__ = ["ACTION_SESSION_SUFFIX", "BackendSignals"]
+__all__ = ["ACTION_SESSION_SUFFIX", "BackendSignals", "open_action_session"]
 
 ACTION_SESSION_SUFFIX = " (actions)"
 """Appended to pgtop's application_name for the action session (it shows in the activity list
@@ -100,11 +100,12 @@ class BackendSignals:
                 conn = await self._session()
             except ConnectionLostError as exc:
                 return BulkOutcome(False, f"{self._name}: no session for the action: {exc}")
-            probe = resolve(f"{signal.value}_backends", conn.info.server_version)
+            probe = resolve("signal_backends", conn.info.server_version)
             assert probe is not None
             params = {
                 "pids": [pid for pid, _ in backends],
                 "starts": [start for _, start in backends],
+                "terminate": signal is Signal.TERMINATE,
             }
             try:
                 (rows,) = await run_batch(
@@ -215,15 +216,8 @@ class BackendSignals:
         if self._conn is not None and not (self._conn.closed or self._conn.broken):
             return self._conn
         await self.close()
-        name = self._settings.application_name + ACTION_SESSION_SUFFIX
-        conn = await connect_session(self._params, self._settings, application_name=name)
-        try:
-            await prepare_session(conn)
-        except psycopg.Error as exc:
-            await conn.close()
-            raise ConnectionLostError(first_line(exc)) from None
-        self._conn = conn
-        return conn
+        self._conn = await open_action_session(self._params, self._settings)
+        return self._conn
 
     async def _send(
         self, conn: Conn, signal: Signal, pid: int, backend_start: datetime | None
@@ -282,6 +276,19 @@ class BackendSignals:
         if isinstance(exc, errors.QueryCanceled):
             return f"{self._name}: could not {verb} pid {pid} in time ({first_line(exc)})"
         return f"{self._name}: could not {verb} pid {pid}: {first_line(exc)}"
+
+
+async def open_action_session(params: Mapping[str, Any], settings: ConnectionSettings) -> Conn:
+    """A new action session (``<app> (actions)``), ready to read any server text;
+    ConnectionLostError, one line, when it cannot be opened."""
+    name = settings.application_name + ACTION_SESSION_SUFFIX
+    conn = await connect_session(params, settings, application_name=name)
+    try:
+        await prepare_session(conn)
+    except psycopg.Error as exc:
+        await conn.close()
+        raise ConnectionLostError(first_line(exc)) from None
+    return conn
 
 
 def _bulk_outcome(

@@ -1,6 +1,6 @@
--- On demand (key C, confirmed): cancel many backends in one statement. Each must still
--- be the backend the user saw (pid and backend_start): a reused pid is left alone, a pid not
--- found has exited. If pgtop's role may not signal every one of them, none is signalled (the
+-- On demand (keys C and K, confirmed): cancel the queries of many backends, or terminate them
+-- (terminate true), in one statement. Each must still be the backend the user saw (pid and
+-- backend_start): a reused pid is left alone, a pid not found has exited. If pgtop's role may not signal every one of them, none is signalled (the
 -- check runs once, before any signal, as an InitPlan): a half-done bulk action surprises.
 WITH targets AS MATERIALIZED (
     SELECT
@@ -28,7 +28,10 @@ SELECT
     CASE
         WHEN present AND NOT replaced
             AND (SELECT bool_and(allowed) FROM targets WHERE present AND NOT replaced)
-            THEN pg_cancel_backend(pid)
+            THEN CASE
+                WHEN %(terminate)s::bool THEN pg_terminate_backend(pid)
+                ELSE pg_cancel_backend(pid)
+            END
     END AS done
 FROM targets
 ORDER BY pid
