@@ -38,6 +38,13 @@ LOOKUP = f"SELECT v FROM {TABLE} WHERE id = %s"
 
 @pytest.fixture
 def lookup_table(lab: Lab) -> Iterator[str]:
+    with a_lookup_table(lab) as name:
+        yield name
+
+
+@contextlib.contextmanager
+def a_lookup_table(lab: Lab) -> Iterator[str]:
+    """60,000 rows looked up by primary key (the app role may read them); dropped after."""
     with su(lab) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
         conn.execute(f"CREATE TABLE {TABLE} (id int PRIMARY KEY, v text)")

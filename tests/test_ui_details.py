@@ -268,14 +268,8 @@ async def test_an_index_dropped_shows_in_the_statement_and_its_plan(
     from pgtop.commands.targets import Targets, make_actions, make_sources
     from pgtop.config import load_config
     from tests.collect_fixtures import su, until
-    from tests.test_baseline_live import LOOKUP, TABLE, steady_lookups
+    from tests.test_baseline_live import LOOKUP, TABLE, a_lookup_table, steady_lookups
 
-    with su(lab) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        conn.execute(f"CREATE TABLE {TABLE} (id int PRIMARY KEY, v text)")
-        conn.execute(f"INSERT INTO {TABLE} SELECT g, md5(g::text) FROM generate_series(1, 60000) g")
-        conn.execute(f"ANALYZE {TABLE}")
-        conn.execute(f"GRANT SELECT ON {TABLE} TO app")
     config_file = tmp_path / "config.toml"
     config_file.write_text("")
     config = load_config(config_file, env={})
@@ -289,7 +283,7 @@ async def test_an_index_dropped_shows_in_the_statement_and_its_plan(
         explainer=actions.explainer,
     )
     try:
-        with steady_lookups(lab):
+        with a_lookup_table(lab), steady_lookups(lab):
             async with app.run_test(size=(160, 50)) as pilot:
                 await pilot.press("5")
                 pane = app.panes["statements"]
@@ -341,5 +335,3 @@ async def test_an_index_dropped_shows_in_the_statement_and_its_plan(
                 assert SLOWEST in seq
     finally:
         await actions.explainer.close()
-        with su(lab) as conn:
-            conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
