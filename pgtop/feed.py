@@ -1,15 +1,51 @@
-"""How samples reach a consumer (the UI): the sampler implements Feed, tests replay recordings."""
+"""How samples reach a consumer (the UI): the sampler implements Feed, tests replay recordings.
+
+A feed may read some probes less often while no consumer shows them (:class:`ProbeGroup`); a
+consumer that shows them says so with :func:`show_pane` (the UI, on every pane switch).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final, Protocol, runtime_checkable
 
 from pgtop.history import History
 from pgtop.model import AnySample
 
 Publish = Callable[[AnySample], None]
+
+
+class ProbeGroup(StrEnum):
+    """Probes whose results are on no screen but one pane's, and that no health status needs
+    each tick: a feed may read them on a slower schedule while that pane is hidden (the
+    schedule is in :mod:`pgtop.collect.postgres`). Every other probe runs each tick."""
+
+    STATEMENTS = "statements"  # pg_stat_statements: the statements pane and its details
+
+
+PANE_PROBES: Final[Mapping[str, frozenset[ProbeGroup]]] = MappingProxyType(
+    {"statements": frozenset({ProbeGroup.STATEMENTS})}
+)
+"""Pane id → the probe groups it shows."""
+
+
+@runtime_checkable
+class Wants(Protocol):
+    """A feed that schedules probe groups by what its consumer shows."""
+
+    def want(self, groups: frozenset[ProbeGroup]) -> None:
+        """Read ``groups`` every tick from now on (at once when they are behind), the other
+        groups on their slower schedule. Never called: every group every tick (headless)."""
+        ...
+
+
+def show_pane(feed: Feed, pane: str) -> None:
+    """Tell ``feed`` which pane is on screen, when it schedules probes by it."""
+    if isinstance(feed, Wants):
+        feed.want(PANE_PROBES.get(pane, frozenset()))
 
 
 class Feed(Protocol):
@@ -69,3 +105,6 @@ class RecordedFeed:
 
     def set_paused(self, paused: bool) -> None:
         self._paused = paused
+
+    def want(self, groups: frozenset[ProbeGroup]) -> None:
+        del groups  # a recording holds what it holds

@@ -416,6 +416,10 @@ class Sample:
     summary: ActivitySummary | None = None
     locks: tuple[LockNode, ...] = ()  # roots of the blocking tree
     lock_counts: tuple[LockCount, ...] = ()
+    # waiters queued behind another waiter (no holder explains their wait) placed in the tree
+    # by wait order, not resolved by the server this tick (new since the last tick, or beyond
+    # the cap of pg_blocking_pids() calls a tick)
+    locks_unresolved: int = 0
     replication: Replication | None = None
     statements: tuple[Statement, ...] = ()
     statements_status: StatementsStatus | None = None

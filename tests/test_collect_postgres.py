@@ -14,12 +14,14 @@ import psycopg
 import pytest
 from psycopg import pq, sql
 
+from pgtop.collect import postgres
 from pgtop.collect.batch import Query, Scripts, _script, run_batch
 from pgtop.collect.postgres import PostgresSource
 from pgtop.collect.probes import compose, resolve
 from pgtop.collect.rows import ACTIVITY_COLUMNS
 from pgtop.collect.source import ConnectionLostError
 from pgtop.config import ConnectionSettings
+from pgtop.feed import ProbeGroup
 from pgtop.lab import MONITOR_ROLE, REPLICATION_SLOT, Lab
 from pgtop.model import Role, Sample
 from pgtop.workload import blocking_chain, idle_in_transaction, pgbench
@@ -32,6 +34,7 @@ from tests.collect_fixtures import (
     scratch_role,
     su,
 )
+from tests.lock_storm import assert_storm_tree, lock_storm
 
 # --------------------------------------------------------------------------- basics
 
@@ -143,6 +146,109 @@ async def test_blocking_chain_is_one_tree(lab: Lab) -> None:
             what="the chain to go away",
         )
         assert not [lc for lc in after.lock_counts if lc.relation == "lab_lock"]
+
+
+async def test_a_reader_behind_a_pending_alter_and_a_row_pile_up(lab: Lab) -> None:
+    """One read of pg_locks a tick: the row's holder is the root of its waiters; a reader
+    queued behind a pending ALTER TABLE (no holder blocks it) sits under the ALTER, placed by
+    wait order at first and resolved by pg_blocking_pids() from the next tick on."""
+    async with connected(lab.monitor_dsn()) as source:
+        with lock_storm(lab.app_dsn(), 5, readers=2, bound_s=60) as storm:
+            first = await source.poll()
+            assert first.error is None
+            assert set(source._locks.resolve) == set(storm.readers)  # asked at the next tick
+            sample = await source.poll()
+            assert sample.error is None
+            by_pid = {b.pid: b for b in sample.activity}
+            assert_storm_tree(first, storm)
+            assert_storm_tree(sample, storm)
+            (table_root,) = [r for r in sample.locks if r.pid == storm.table_holder]
+            alter = table_root.children[0]
+            assert (alter.mode, alter.relation) == ("AccessExclusiveLock", "pgtop_storm_alter")
+            assert alter.waited_s is not None
+            assert by_pid[storm.alter].blocked_by == (storm.table_holder,)
+            for reader in storm.readers:
+                assert by_pid[reader].blocked_by == (storm.alter,)  # the server's answer
+            assert sample.locks_unresolved == 0
+            assert first.locks_unresolved == len(storm.readers)  # new: placed by wait order
+            assert by_pid[storm.holder].blocked_by == ()
+            counts = {(c.relation, c.mode): c.count for c in sample.lock_counts}
+            assert counts[("pgtop_storm_alter", "AccessShareLock")] == len(storm.readers)
+        after = await poll_until(source, lambda s: not s.locks, what="the storm to go away")
+        assert after.locks_unresolved == 0
+        assert source._locks.resolve == ()
+
+
+async def test_statements_hidden_are_read_every_background_interval_and_catch_up(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody shows the statements: they are read on the first tick, then every BACKGROUND_S
+    (the ticks between carry the last read); shown again, the next tick reads them, and the
+    rates cover the whole time since the previous read."""
+    monkeypatch.setattr(postgres, "BACKGROUND_S", 2.0)
+    marker = "SELECT 1 AS pgtop_cadence_marker"
+    with psycopg.connect(lab.app_dsn(), autocommit=True) as app:
+        app.execute(marker)  # known to pg_stat_statements before the first read
+        with su(lab) as conn:
+            row = conn.execute(
+                "SELECT queryid FROM pg_stat_statements WHERE query LIKE 'SELECT $1 AS pgtop_c%'"
+            ).fetchone()
+        assert row is not None
+        async with connected(lab.monitor_dsn()) as source:
+            tracker = source._tracker
+            assert not source.want(frozenset())  # the activity pane: nothing behind
+            first = await source.poll()
+            assert tracker.reads == 1
+            for _ in range(30):
+                app.execute(marker)
+            skipped = await source.poll()
+            assert tracker.reads == 1
+            # the last read, carried (its texts fetched meanwhile filled in)
+            assert [(q.queryid, q.calls) for q in skipped.statements] == [
+                (q.queryid, q.calls) for q in first.statements
+            ]
+            assert source.want(frozenset({ProbeGroup.STATEMENTS}))  # behind: tick now
+            assert not source.want(frozenset({ProbeGroup.STATEMENTS}))  # shown already
+            read = await source.poll()
+            assert tracker.reads == 2
+            assert first.interval_s is None
+            assert skipped.interval_s is not None
+            assert read.interval_s is not None
+            seconds = skipped.interval_s + read.interval_s
+            (mine,) = [q for q in read.statements if q.queryid == row[0] and q.user == "app"]
+            assert mine.calls_per_s is not None
+            assert mine.calls_per_s * seconds == pytest.approx(30, rel=0.01)  # both intervals
+            source.want(frozenset())
+            await source.poll()
+            assert tracker.reads == 2
+            await asyncio.sleep(2.0)
+            await source.poll()
+            assert tracker.reads == 3  # the background interval passed
+
+
+async def test_prepared_probes_and_a_pooler_that_loses_them(lab: Lab) -> None:
+    """The tick probes are prepared once per session and executed each tick; through a pooler
+    in transaction mode, a tick sent to a server connection that does not know them switches
+    preparing off and is sent again as plain statements (no failed tick)."""
+    async with connected(lab.monitor_dsn()) as direct:
+        assert direct._prepare
+        assert {"server", "activity", "locks"} <= set(direct._prepared)
+        sample = await direct.poll()
+        assert sample.error is None
+        assert direct._prepare
+    async with connected(lab.bouncer_app_dsn()) as pooled:
+        assert pooled._prepared  # on the server connection of the probe run
+        with psycopg.connect(lab.bouncer_app_dsn(), autocommit=True) as other:
+            other.execute("BEGIN")
+            other.execute("SELECT 1")  # holds that server connection: the tick gets another
+            sample = await pooled.poll()
+            other.execute("ROLLBACK")
+        assert sample.error is None
+        assert sample.activity
+        assert not pooled._prepare
+        assert pooled._prepared == {}
+        again = await pooled.poll()
+        assert again.error is None
 
 
 async def test_idle_in_transaction_appears_and_goes(lab: Lab) -> None:

@@ -23,6 +23,7 @@ from pgtop.collect.postgres import PostgresSource
 from pgtop.collect.sampler import Sampler, next_backoff
 from pgtop.collect.source import ConnectionLostError
 from pgtop.config import ConnectionSettings
+from pgtop.feed import ProbeGroup, Wants, show_pane
 from pgtop.lab import Lab
 from pgtop.model import AnySample, Level, Role, Sample, ServerInfo
 
@@ -351,6 +352,39 @@ async def test_interval_change_applies_to_the_waiting_tick(lab: Lab) -> None:
         sampler.set_interval(0.5)
         await asyncio.sleep(1.3)
         assert len(published) >= 3
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+class ChoosySource(SleepySource):
+    """Reads the statements only while they are wanted (as PostgresSource schedules them)."""
+
+    def __init__(self, dsn: str) -> None:
+        super().__init__(dsn)
+        self.wanted: list[frozenset[ProbeGroup]] = []
+
+    def want(self, groups: frozenset[ProbeGroup]) -> bool:
+        self.wanted.append(groups)
+        return ProbeGroup.STATEMENTS in groups  # behind: hidden until now
+
+
+async def test_a_pane_shown_again_is_caught_up_at_once_not_at_the_next_tick(lab: Lab) -> None:
+    source = ChoosySource(lab.monitor_dsn())
+    sampler = Sampler([source, SleepySource(lab.monitor_dsn(), name="other")], interval=10)
+    assert isinstance(sampler, Wants)
+    published: list[AnySample] = []
+    task = asyncio.create_task(sampler.run(published.append))
+    try:
+        await asyncio.sleep(0.5)
+        assert len(published) == 2  # one tick each
+        show_pane(sampler, "activity")  # nothing behind: no tick
+        await asyncio.sleep(0.3)
+        assert len(published) == 2
+        show_pane(sampler, "statements")
+        await asyncio.sleep(0.3)
+        assert [s.source for s in published[2:]] == ["primary"]  # that source only, at once
+        assert source.wanted == [frozenset(), frozenset({ProbeGroup.STATEMENTS})]
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

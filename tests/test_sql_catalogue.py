@@ -23,6 +23,7 @@ from tests.collect_fixtures import scratch_database, su
 PARAMS: dict[str, dict[str, Any]] = {
     "settings": {"names": list(PLAYBOOK_SETTINGS)},
     "statement_texts": {"queryids": [1, 2, 3]},
+    "lock_blockers": {"pids": [0]},
     "missing_indexes": {"limit": 5},
     "unused_indexes": {"limit": 5},
     # pid 0 is no backend: the actions' statements run and signal nothing
@@ -39,6 +40,7 @@ PARAMS: dict[str, dict[str, Any]] = {
 }
 
 EXPLAIN = {"explain_context", "explain_activity", "explain_statement_text", "explain_parameters"}
+
 # EXECUTE on a function the statement calls is checked when it starts: the monitoring role
 # (no grant) is refused before anything runs (tests/test_runbook.py runs it as a superuser)
 REFUSED_TO_MONITOR = {"resume_replay"}
@@ -77,13 +79,13 @@ def test_every_file_is_selected_for_its_floor() -> None:
         ("statements", 180000, None, None),
         ("statements_info", 130000, "1.8", None),
         ("statements_info", 180000, "1.11", "statements_info.pss1_9.sql"),
-        ("resume_replay", 130000, None, "resume_replay.sql"),
-        ("resume_replay", 180000, None, "resume_replay.pg14.sql"),
         ("statement_texts", 130000, "1.8", "statement_texts.sql"),
         ("explain_activity", 130000, None, "explain_activity.sql"),
         ("explain_activity", 140000, None, "explain_activity.pg14.sql"),
         ("explain_statement_text", 130000, "1.8", "explain_statement_text.sql"),
         ("explain_statement_text", 180000, None, None),
+        ("resume_replay", 130000, None, "resume_replay.sql"),
+        ("resume_replay", 180000, None, "resume_replay.pg14.sql"),
     ],
 )
 def test_resolver_picks_highest_floor(
@@ -132,7 +134,7 @@ def _run_all(dsn: str) -> set[str]:
                         )
                     ran.add(name)
                     continue
-                tuples = name in ("statements", "statement_texts")
+                tuples = name in ("statements", "statement_texts", "locks", "lock_blockers")
                 (rows,) = await run_batch(
                     conn,
                     [Query(compose(probe, "public"), PARAMS.get(name), tuples=tuples)],
@@ -154,11 +156,12 @@ def _run_all(dsn: str) -> set[str]:
 
 def test_every_probe_runs_on_the_primary(lab: Lab) -> None:
     ran = _run_all(lab.monitor_dsn())
-    assert {"server", "activity", "locks", "replicas", "slots", "archiver", "progress"} <= ran
+    assert {"server", "activity", "locks", "lock_blockers", "replicas", "slots"} <= ran
+    assert {"archiver", "progress"} <= ran
     assert {"statements", "statements_info", "statement_texts", "names"} <= ran
     assert {"cancel_backend", "terminate_backend"} <= ran
-    assert ran >= EXPLAIN
     assert {"resume_replay", "drop_slot"} <= ran
+    assert ran >= EXPLAIN
     assert "standby" not in ran
 
 

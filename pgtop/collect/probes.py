@@ -69,6 +69,7 @@ SPECS: dict[str, ProbeSpec] = {
     "server": ProbeSpec(),
     "activity": ProbeSpec(),
     "locks": ProbeSpec(),
+    "lock_blockers": ProbeSpec(when="on_demand"),
     "replicas": ProbeSpec(role=Role.PRIMARY),
     "standby": ProbeSpec(role=Role.STANDBY),
     "slots": ProbeSpec(),

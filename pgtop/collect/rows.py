@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pgtop.collect.locktree import Wait
+from pgtop.collect.locktree import Held, Wait
 from pgtop.collect.rates import counter_delta, hit_ratio, rate
 from pgtop.model import (
     ActivitySummary,
@@ -31,9 +31,18 @@ Row = Mapping[str, Any]
 
 __all__ = [
     "ACTIVITY_COLUMNS",
+    "ACTIVITY_LEADER_PID",
+    "ACTIVITY_PID",
+    "ACTIVITY_QUERY_START",
+    "ACTIVITY_STATE_S",
+    "ACTIVITY_WAITING",
+    "ACTIVITY_WAIT_EVENT",
+    "ACTIVITY_XACT_START",
+    "LOCK_COLUMNS",
     "Row",
     "archiver",
     "backend",
+    "locks",
     "progress",
     "replica",
     "server_stats",
@@ -43,7 +52,6 @@ __all__ = [
     "table_scan",
     "unused_index",
     "utc",
-    "wait",
 ]
 
 
@@ -96,12 +104,20 @@ ACTIVITY_COLUMNS = (
     "xmin_age",
     "leader_pid",
     "query",
-    "blocked_by",
 )
 """activity.sql's columns, in order: its rows come as tuples (a hundred or more each tick)."""
 
+ACTIVITY_PID = ACTIVITY_COLUMNS.index("pid")
+ACTIVITY_WAITING = ACTIVITY_COLUMNS.index("wait_event_type")
+ACTIVITY_WAIT_EVENT = ACTIVITY_COLUMNS.index("wait_event")
+ACTIVITY_QUERY_START = ACTIVITY_COLUMNS.index("query_start")
+ACTIVITY_XACT_START = ACTIVITY_COLUMNS.index("xact_start")
+ACTIVITY_STATE_S = ACTIVITY_COLUMNS.index("state_s")
+ACTIVITY_LEADER_PID = ACTIVITY_COLUMNS.index("leader_pid")
 
-def backend(row: Sequence[Any]) -> Backend:
+
+def backend(row: Sequence[Any], blocked_by: tuple[int, ...] = ()) -> Backend:
+    """One activity row; ``blocked_by`` from the lock graph (:mod:`pgtop.collect.locktree`)."""
     (
         pid,
         database,
@@ -123,7 +139,6 @@ def backend(row: Sequence[Any]) -> Backend:
         xmin_age,
         leader_pid,
         query,
-        blocked_by,
     ) = row
     return Backend(
         pid=pid,
@@ -146,7 +161,7 @@ def backend(row: Sequence[Any]) -> Backend:
         xmin_age=_int(xmin_age),
         leader_pid=leader_pid,
         query=sys.intern(redact_secrets(query)),  # before anything else sees it
-        blocked_by=tuple(int(p) for p in blocked_by) if blocked_by else (),
+        blocked_by=blocked_by,
     )
 
 
@@ -160,14 +175,41 @@ def summary(backends: Sequence[Backend]) -> ActivitySummary:
     )
 
 
-def wait(row: Row) -> Wait:
-    return Wait(
-        pid=row["pid"],
-        locktype=row["locktype"],
-        mode=row["mode"],
-        relation=row["relation"],
-        waited_s=_age(row["waited_s"]),
-    )
+LOCK_COLUMNS = (
+    "pid",
+    "locktype",
+    "mode",
+    "granted",
+    "relation_name",
+    "waited_s",
+    # the locked object's key fields (with locktype): equal for the same object
+    "database",
+    "relation",
+    "page",
+    "tuple",
+    "virtualxid",
+    "transactionid",
+    "classid",
+    "objid",
+    "objsubid",
+)
+"""locks.sql's columns, in order (tuples: hundreds of rows in a pile-up)."""
+_KEY = slice(LOCK_COLUMNS.index("database"), len(LOCK_COLUMNS))
+
+
+def locks(rows: Sequence[Sequence[Any]]) -> tuple[list[Wait], list[Held]]:
+    """The locks probe's rows: the ungranted locks, and the granted ones on the same objects
+    (a prepared transaction's, whose pid is NULL, as pid 0)."""
+    waits: list[Wait] = []
+    held: list[Held] = []
+    for row in rows:
+        pid, locktype, mode, granted, relation, waited_s = row[:6]
+        target = (locktype, *row[_KEY])
+        if granted:
+            held.append(Held(pid or 0, target, mode))
+        elif pid is not None:
+            waits.append(Wait(pid, locktype, mode, relation, _age(waited_s), target))
+    return waits, held
 
 
 # --------------------------------------------------------------------------- server

@@ -35,7 +35,7 @@ from typing import Any, Protocol, runtime_checkable
 from pgtop import units
 from pgtop.collect.source import ConnectionLostError, Source
 from pgtop.config import Thresholds
-from pgtop.feed import Publish
+from pgtop.feed import ProbeGroup, Publish
 from pgtop.health import TPS_WINDOW, HealthMemory, evaluate, evaluate_bouncer
 from pgtop.history import FASTEST_REFRESH_S, History
 from pgtop.model import AnySample, BouncerSample, Level, Role, Sample, ServerInfo, Status
@@ -90,6 +90,16 @@ class Abandonable(Protocol):
         ...
 
 
+@runtime_checkable
+class Selective(Protocol):
+    """A source that reads some probe groups less often while no consumer shows them."""
+
+    def want(self, groups: frozenset[ProbeGroup]) -> bool:
+        """Read ``groups`` every tick from now on, the others on their slower schedule; True
+        when one of them is behind (the last tick did not read it): a tick now catches up."""
+        ...
+
+
 def next_backoff(previous: float | None, cap: float) -> float:
     """0.25, 0.5, 1, 2 … never more than `cap` (the refresh interval)."""
     if previous is None:
@@ -122,6 +132,7 @@ class Sampler:
         self._also_judge = also_judge
         """One more verdict per PostgreSQL sample (``--baseline``: statements vs the file)."""
         self._clock = clock
+        self._loops: list[_SourceLoop] = []
         self.history = History(history_minutes)
         """The session's one history (health, charts, baselines from the monitor)."""
         self.health_memory = HealthMemory()
@@ -149,8 +160,19 @@ class Sampler:
         else:
             self._resumed.set()
 
+    def want(self, groups: frozenset[ProbeGroup]) -> None:
+        """What the consumer shows now (:class:`~pgtop.feed.Wants`): each source that
+        schedules probe groups reads ``groups`` every tick, and ticks at once when one of them
+        is behind (a hidden pane shown again catches up within one poll, not one interval)."""
+        for source in self.sources:
+            if isinstance(source, Selective) and source.want(groups):
+                for loop in self._loops:
+                    if loop.source is source:
+                        loop.hurry()
+
     async def run(self, publish: Publish) -> None:
         loops = [_SourceLoop(self, source, publish) for source in self.sources]
+        self._loops = loops
         try:
             async with asyncio.TaskGroup() as group:
                 for loop in loops:
@@ -249,6 +271,7 @@ class _SourceLoop:
         self.failing: tuple[str, str] | None = None  # the internal error of the last attempts
         self.failures = 0
         self.bugs: dict[str, tuple[str, str]] = {}  # the last error of the health/publish steps
+        self.hurried = False  # tick now, not at the next due time (a probe group is behind)
 
     async def run(self) -> None:
         backoff: float | None = None
@@ -265,10 +288,18 @@ class _SourceLoop:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.source.close(), 2)
 
+    def hurry(self) -> None:
+        """Tick now (or right after the poll in flight), then keep the cadence from there."""
+        self.hurried = True
+        self.wake.wake()
+
     async def _sleep_until_due(self, last_start: float) -> None:
-        """Sleep until one interval after the last start; the interval is re-read when it
-        changes, so `+`/`-` take effect on the tick already waiting."""
-        while (remaining := last_start + self.sampler.interval - self.sampler.now()) > 0:
+        """Sleep until one interval after the last start, or until hurried; the interval is
+        re-read when it changes, so `+`/`-` take effect on the tick already waiting."""
+        while (
+            not self.hurried
+            and (remaining := last_start + self.sampler.interval - self.sampler.now()) > 0
+        ):
             await self.wake.sleep(remaining)
 
     async def _connect(self) -> bool:
@@ -318,6 +349,7 @@ class _SourceLoop:
                 last_start = None  # after a pause the cadence restarts; that is not lateness
             started = self.sampler.now()
             late = 0.0 if last_start is None else started - last_start - self.sampler.interval
+            self.hurried = False
             sample = await self._poll_watching_for_hangs(started)
             if sample is None:
                 return

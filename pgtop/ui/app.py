@@ -30,7 +30,7 @@ from pgtop.audit import ActionLog, Entry
 from pgtop.baseline.live import LiveBaseline
 from pgtop.config import Config, ConfigError, UiState, effective_theme, load_state, save_state
 from pgtop.explaining import BackendTarget, Explainer, ExplainTarget, Explanation, StatementTarget
-from pgtop.feed import Feed
+from pgtop.feed import Feed, show_pane
 from pgtop.model import AnySample, Backend, Role, Sample, Statement
 from pgtop.text import one_line
 from pgtop.themes import DEFAULT_THEME, base_stylesheet_path, load_theme_specs, resolve_theme_name
@@ -259,7 +259,7 @@ class PgtopApp(App[None]):
             self.notify("\n".join(self._startup_notes), severity="warning", timeout=10)
         self._update_header()
         self._relabel_panes()
-        self.panes["activity"].focus_table()
+        self.action_show_pane(self.active)
         self._show_keys(self.panes["activity"])
         if not self.is_headless:  # a real terminal (tests and benchmarks call it themselves)
             settle_gc()
@@ -717,6 +717,7 @@ class PgtopApp(App[None]):
     def action_show_pane(self, pane_id: str) -> None:
         if pane_id not in self.panes:
             return
+        show_pane(self.feed, pane_id)  # what it shows is read each tick, caught up now
         if pane_id != self.active:
             with self.batch_update():
                 self.panes[self.active].display = False

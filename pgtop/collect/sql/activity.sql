@@ -1,6 +1,6 @@
 -- Each tick: every backend but our own. Ages are computed by the server against the
--- transaction's now(). pg_blocking_pids() (which takes the lock manager's locks) is called
--- only for backends waiting on a heavyweight Lock.
+-- transaction's now(). Who blocks whom comes from the locks probe (one read of pg_locks,
+-- resolved in Python: pgtop/collect/locktree.py), never from pg_blocking_pids() per backend.
 SELECT
     a.pid,
     a.datname AS database,
@@ -26,8 +26,7 @@ SELECT
     age(a.backend_xid) AS xid_age,
     age(a.backend_xmin) AS xmin_age,
     a.leader_pid,
-    coalesce(a.query, '') AS query,
-    CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blocked_by
+    coalesce(a.query, '') AS query
 FROM pg_stat_activity AS a
 WHERE a.pid <> pg_backend_pid()
 ORDER BY a.pid

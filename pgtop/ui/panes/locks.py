@@ -157,4 +157,8 @@ class LocksPane(Pane):
             return Text("no backend is waiting on a lock")
         roots = len(sample.locks)
         waiters = sum(len(r.walk()) - 1 for r in sample.locks)
-        return Text(f"{roots} root blocker(s) · {waiters} waiting")
+        text = f"{roots} root blocker(s) · {waiters} waiting"
+        if sample.locks_unresolved:
+            # queued behind another waiter, placed by wait order: the server was not asked
+            text += f" · {sample.locks_unresolved} more waiter(s) not resolved"
+        return Text(text)
