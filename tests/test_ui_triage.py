@@ -331,3 +331,36 @@ async def test_read_only_refuses_runbook_fixes(tmp_path: Path) -> None:
         assert not isinstance(app.screen, ConfirmScreen)
     assert runbook.done == []
     assert "refused: read-only" in (tmp_path / "actions.log").read_text()
+
+
+async def test_the_users_thresholds_mark_rows_and_health_alike(tmp_path: Path) -> None:
+    """One source of truth: ``idle_in_xact_s.warn = 5`` makes a 6-second idle transaction a
+    warning in the health bar *and* a marked row in the table."""
+    from pgtop.config import Thresholds, load_config
+    from pgtop.health import evaluate
+
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("[thresholds]\nidle_in_xact_s = { warn = 5, crit = 100 }\n")
+    config = load_config(config_file, env={})
+    six = s.backend(4900, "short-idle", "idle in transaction", "SELECT 1", xact_s=6.5, state_s=6.0)
+    base = s.primary(0, activity=(six,))
+    assert base.stats is not None
+    sample = replace(base, stats=replace(base.stats, longest_idle_in_transaction_s=6.0))
+    statuses = evaluate(sample, [], config.thresholds)
+    idle = next(st for st in statuses if st.metric == "idle_in_xact")
+    assert idle.level.name == "WARN"
+    default = next(st for st in evaluate(sample, [], Thresholds()) if st.metric == "idle_in_xact")
+    assert default.level.name == "OK"  # the defaults (30 s) would not have flagged it
+    app = make_app(
+        config,
+        RecordedFeed([replace(sample, health=statuses)]),
+        state_path=tmp_path / "state.toml",
+        action_log=ActionLog(tmp_path / "actions.log"),
+    )
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("i")
+        row = table(app, "activity").get_row("4900")
+        assert row[0].plain == "▲"
+        health = app.health.statuses._text.plain.replace("\u00a0", " ")  # the bar's text
+        assert "▲ idle-tx" in health
