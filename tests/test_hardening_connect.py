@@ -309,7 +309,7 @@ def test_loose_passfile_not_needed_prints_nothing_of_libpq(
     env = {"PGPASSFILE": str(passfile)}
     line = assert_one_line_error(pgtop(dsn, env=env, home=home), 2)
     assert "terminal" in line
-    snap = pgtop("snapshot", dsn, "--duration", "1", env=env, home=home)
+    snap = pgtop("snapshot", dsn, "--duration", "1", "--format", "json", env=env, home=home)
     assert snap.returncode == 0, snap.stderr
     assert snap.stderr == ""
     assert json.loads(snap.stdout)["server"]["connected"] is True
@@ -361,7 +361,7 @@ def test_role_level_settings_do_not_break_monitoring(
     for role in roles:
         dsn = lab.primary.dsn(role, APP_DATABASE, passfile=str(passfile))
         assert "terminal" in assert_one_line_error(pgtop(dsn, home=home), 2), role
-        snap = pgtop("snapshot", dsn, "--duration", "1", home=home)
+        snap = pgtop("snapshot", dsn, "--duration", "1", "--format", "json", home=home)
         assert snap.returncode == 0, (role, snap.stderr)
         document = json.loads(snap.stdout)
         server = document["server"]
@@ -389,7 +389,7 @@ def test_pgbouncer_port_as_postgres_twice_under_load(lab: Lab, home: Path) -> No
         time.sleep(0.5)
         dsn = lab.pgbouncer.dsn(MONITOR_ROLE, APP_DATABASE)
         for attempt in (1, 2):
-            snap = pgtop("snapshot", dsn, "--duration", "1", home=home)
+            snap = pgtop("snapshot", dsn, "--duration", "1", "--format", "json", home=home)
             assert snap.returncode == 0, (attempt, snap.stderr)
             assert snap.stderr == "", (attempt, snap.stderr)
             document = json.loads(snap.stdout)

@@ -158,6 +158,8 @@ def test_snapshot_json_is_ascii_and_round_trips_the_hostname(
             hostile_dns_lab.monitor_dsn(),
             "--duration",
             "1",
+            "--format",
+            "json",
         ],
         capture_output=True,
         timeout=60,

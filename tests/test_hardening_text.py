@@ -383,7 +383,17 @@ def test_snapshot_json_is_ascii_and_round_trips_hostile_text(
     lab: Lab, hostile: Hostile, tmp_path: Path
 ) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "pgtop", "snapshot", lab.monitor_dsn(), "--duration", "1"],
+        [
+            sys.executable,
+            "-m",
+            "pgtop",
+            "snapshot",
+            lab.monitor_dsn(),
+            "--duration",
+            "1",
+            "--format",
+            "json",
+        ],
         capture_output=True,
         timeout=60,
         check=False,

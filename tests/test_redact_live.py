@@ -339,7 +339,17 @@ def snapshot(lab: Lab, arranged: Arranged, tmp_path_factory: pytest.TempPathFact
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env["XDG_STATE_HOME"] = str(state)  # where pgtop's log goes (platformdirs)
     result = subprocess.run(
-        [sys.executable, "-m", "pgtop", "snapshot", lab.monitor_dsn(), "--duration", "1"],
+        [
+            sys.executable,
+            "-m",
+            "pgtop",
+            "snapshot",
+            lab.monitor_dsn(),
+            "--duration",
+            "1",
+            "--format",
+            "json",
+        ],
         capture_output=True,
         text=True,
         timeout=90,
