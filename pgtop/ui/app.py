@@ -16,7 +16,7 @@ from typing import Any, ClassVar, cast
 
 from rich.console import RenderableType
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.logging import TextualHandler
 from textual.message import Message
@@ -359,7 +359,10 @@ class PgtopApp(App[None]):
 
     def _follow_details(self) -> None:
         """A details screen on top follows its backend or statement with every tick."""
-        screen = self.screen
+        try:
+            screen = self.screen
+        except ScreenStackError:  # the app is closing: no screen to follow
+            return
         if not isinstance(screen, BackendScreen | StatementScreen):
             return
         followed = self.last_good.get(screen.source)
