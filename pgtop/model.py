@@ -416,9 +416,9 @@ class Sample:
     summary: ActivitySummary | None = None
     locks: tuple[LockNode, ...] = ()  # roots of the blocking tree
     lock_counts: tuple[LockCount, ...] = ()
-    # waiters queued behind another waiter (no holder explains their wait) placed in the tree
-    # by wait order, not resolved by the server this tick (new since the last tick, or beyond
-    # the cap of pg_blocking_pids() calls a tick)
+    # waiters queued behind another waiter (no holder explains their wait) whose place in the
+    # tree comes from the order of the waits, not from the server's pg_blocking_pids(): beyond
+    # its cap of calls, or seen for the first time (asked at the next tick)
     locks_unresolved: int = 0
     replication: Replication | None = None
     statements: tuple[Statement, ...] = ()

@@ -207,6 +207,11 @@ async def test_statements_hidden_are_read_every_background_interval_and_catch_up
             assert [(q.queryid, q.calls) for q in skipped.statements] == [
                 (q.queryid, q.calls) for q in first.statements
             ]
+            with monkeypatch.context() as budget:
+                budget.setattr(tracker, "read_due", lambda: False)
+                # a large pg_stat_statements on its read budget: a tick now would not read it
+                assert not source.want(frozenset({ProbeGroup.STATEMENTS}))
+            source.want(frozenset())
             assert source.want(frozenset({ProbeGroup.STATEMENTS}))  # behind: tick now
             assert not source.want(frozenset({ProbeGroup.STATEMENTS}))  # shown already
             read = await source.poll()

@@ -205,6 +205,56 @@ async def test_one_megabyte_query_text_is_cut_and_the_ui_responds(
         _check_keys("1 MB query", keys, await _drive_ui(app, keys))
 
 
+# --------------------------------------------------------------------------- a lock storm
+# (before the 1,000 idle backends: their module-scoped fixture stays open once made)
+
+STORM_WAITERS = 500
+
+
+async def test_lock_storm_names_the_root_blockers_and_the_keys_answer(
+    big_lab: Lab, tmp_path: Path
+) -> None:
+    """500 sessions queued on one row and readers queued behind a pending ALTER TABLE: at
+    most one read of pg_locks a tick (no pg_blocking_pids() per waiter), the tree names both
+    root blockers, the tick's server time is reported (steady, and with the graph read each
+    tick), and the monitor answers keys in < 0.2 s."""
+    with (
+        lock_storm(_socket_dsn(big_lab), STORM_WAITERS, readers=3, bound_s=120) as storm,
+        psycopg.connect(_socket_dsn(big_lab), autocommit=True) as admin,
+    ):
+        async with connected(big_lab.monitor_dsn()) as source:
+            first = await source.poll()  # the queued readers are asked about from the next tick
+            assert first.error is None
+            assert_storm_tree(first, storm)
+            for figures, refresh_s in (("steady", source._locks.refresh_s), ("read each tick", 0)):
+                source._locks.refresh_s = refresh_s
+                admin.execute("SELECT pg_stat_statements_reset()")
+                polls: list[float] = []
+                for _ in range(10):
+                    sample = await source.poll()
+                    assert sample.error is None
+                    assert sample.poll_ms is not None
+                    polls.append(sample.poll_ms)
+                    assert_storm_tree(sample, storm)
+                ticks, server_ms = role_cost(admin, MONITOR_ROLE)
+                assert ticks == 10
+                figure(
+                    f"{figures}: server ms per tick (planning + execution), poll ms",
+                    f"{server_ms / ticks:.1f}, median {statistics.median(polls):.1f}",
+                )
+        figure("storm sessions", storm.sessions)
+        assert sample.locks_unresolved == 0
+        assert len(sample.locks) == 2
+
+        sampler = Sampler([PostgresSource(big_lab.monitor_dsn())], interval=0.5)
+        app = make_app(Config(), sampler, state_path=tmp_path / "state.toml")
+        keys = ["2", "down", "end", "home", "down", *KEYS, "2", "end"]
+        _check_keys(f"{STORM_WAITERS}-waiter lock storm", keys, await _drive_ui(app, keys))
+        tree = app.panes["locks"].table.row_count
+        figure("locks pane rows", tree)
+        assert tree == storm.sessions  # each of them once
+
+
 # --------------------------------------------------------------------------- 1,000 backends
 
 
@@ -397,55 +447,6 @@ async def test_ten_thousand_statements_keys_answer(
     app = make_app(Config(), sampler, state_path=tmp_path / "state.toml")
     keys = ["5", "end", "home", "t", *KEYS, "5", "down"]
     _check_keys("10,000 statements", keys, await _drive_ui(app, keys))
-
-
-# --------------------------------------------------------------------------- a lock storm
-
-STORM_WAITERS = 500
-
-
-async def test_lock_storm_names_the_root_blockers_and_the_keys_answer(
-    big_lab: Lab, tmp_path: Path
-) -> None:
-    """500 sessions queued on one row and readers queued behind a pending ALTER TABLE: at
-    most one read of pg_locks a tick (no pg_blocking_pids() per waiter), the tree names both
-    root blockers, the tick's server time is reported (steady, and with the graph read each
-    tick), and the monitor answers keys in < 0.2 s."""
-    with (
-        lock_storm(_socket_dsn(big_lab), STORM_WAITERS, readers=3, bound_s=120) as storm,
-        psycopg.connect(_socket_dsn(big_lab), autocommit=True) as admin,
-    ):
-        async with connected(big_lab.monitor_dsn()) as source:
-            first = await source.poll()  # the queued readers are asked about from the next tick
-            assert first.error is None
-            assert_storm_tree(first, storm)
-            for figures, refresh_s in (("steady", source._locks.refresh_s), ("read each tick", 0)):
-                source._locks.refresh_s = refresh_s
-                admin.execute("SELECT pg_stat_statements_reset()")
-                polls: list[float] = []
-                for _ in range(10):
-                    sample = await source.poll()
-                    assert sample.error is None
-                    assert sample.poll_ms is not None
-                    polls.append(sample.poll_ms)
-                    assert_storm_tree(sample, storm)
-                ticks, server_ms = role_cost(admin, MONITOR_ROLE)
-                assert ticks == 10
-                figure(
-                    f"{figures}: server ms per tick (planning + execution), poll ms",
-                    f"{server_ms / ticks:.1f}, median {statistics.median(polls):.1f}",
-                )
-        figure("storm sessions", storm.sessions)
-        assert sample.locks_unresolved == 0
-        assert len(sample.locks) == 2
-
-        sampler = Sampler([PostgresSource(big_lab.monitor_dsn())], interval=0.5)
-        app = make_app(Config(), sampler, state_path=tmp_path / "state.toml")
-        keys = ["2", "down", "end", "home", "down", *KEYS, "2", "end"]
-        _check_keys(f"{STORM_WAITERS}-waiter lock storm", keys, await _drive_ui(app, keys))
-        tree = app.panes["locks"].table.row_count
-        figure("locks pane rows", tree)
-        assert tree == storm.sessions  # each of them once
 
 
 # --------------------------------------------------------------------------- read schedule (pure)

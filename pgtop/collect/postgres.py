@@ -240,8 +240,12 @@ class PostgresSource:
         return any(self._behind(group) for group in groups - shown)
 
     def _behind(self, group: ProbeGroup) -> bool:
+        """The last tick did not read ``group`` and a tick now would (a large
+        pg_stat_statements keeps its own budget: no tick for nothing)."""
         read_at = self._read_at.get(group)
-        return read_at is not None and self._tick_at is not None and read_at < self._tick_at
+        if read_at is None or self._tick_at is None or read_at >= self._tick_at:
+            return False
+        return group is not ProbeGroup.STATEMENTS or self._tracker.read_due()
 
     def _due(self, group: ProbeGroup, now: float) -> bool:
         if self._wanted is None or group in self._wanted:

@@ -13,6 +13,10 @@ shuts the socket down instead, so the pending poll fails at once with a lost con
 poll task is awaited before the next connect (its fd is never reused under it). A connect that
 hangs is watched the same way: a disconnected sample says "connecting: no answer for N s".
 
+What a consumer shows (:meth:`Sampler.want`, the UI's pane switches) goes to the sources that
+schedule probe groups by it (:class:`Selective`); one that says a group shown now is behind gets
+a tick at once, not at its next due time, and the cadence goes on from that tick.
+
 A source that raises anything else (a bug: KeyError, ValueError … while it builds a sample) fails
 that tick only: the traceback goes to the log, the tick publishes "internal error in the X
 collector: …" without data (the UI keeps the last data, as for a failed tick), and the loop
