@@ -23,7 +23,7 @@ async def test_2000_rows_repaint_only_the_changed_lines(tmp_path: Path) -> None:
         rows = s.many_backends(2000)
         await push(pilot, feed, s.primary(0, activity=rows))
         assert len(t.shown_keys) == 2000
-        assert len(t.visible_columns) == 12  # all columns at this width
+        assert len(t.visible_columns) == 13  # all columns at this width
         t.select_key("10500")
         await pilot.pause()
         t.counts = PaintCounts()
