@@ -9,11 +9,13 @@ same samples one a second, and prints the CPU milliseconds per second of each pr
 same frames (the terminal bytes are printed too: they match when the output did not change).
 The poll is not included (no server): ``collector_cost.py`` and ``ui_vs_pg_activity.py`` see it.
 
-    python benchmarks/ui_replay.py record samples.pkl [--seconds 70]
+    python benchmarks/ui_replay.py record samples.pkl [--seconds 140] [--interval 2]
     python benchmarks/ui_replay.py compare samples.pkl TREE_A TREE_B [--seconds 60] [--rounds 4]
 
 A TREE is a directory holding a ``pgtop`` package (a checkout or ``git worktree`` of another
 commit). Run ``compare`` from outside the trees: each process imports pgtop from its own tree.
+To weigh one of the UI's fast paths (docs/architecture.md), compare a tree with a copy of it in
+which that path is switched off: the B/A line is what the path saves.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ui_vs_pg_activity import spawn_in_pty  # noqa: E402 - the benchmark next to this one
 
 WARM_UP_S = 6.0
+"""Seconds measured from once both apps have drawn their first screens."""
+FIRST_SCREENS_BYTES = 40_000
+"""What an app writes before it is running: its first screens at 200x50 (~60 KB). On a loaded
+machine an app can take longer than the warm-up to start; its start-up then fell inside the
+window (+55 KB, +15 % CPU), and the rounds split into two modes."""
 
 REPLAY = """
 import asyncio, pickle, sys
@@ -42,6 +49,7 @@ from pgtop.config import Config
 from pgtop.ui.app import make_app
 
 samples = pickle.loads(Path(sys.argv[1]).read_bytes())
+INTERVAL = float(sys.argv[3])
 
 try:  # one history in the feed (older trees kept their own in the app)
     from pgtop.history import History
@@ -49,7 +57,7 @@ except ImportError:
     History = None
 
 class ReplayFeed:
-    interval = 1.0
+    interval = INTERVAL
     paused = False
     history = History() if History else None
     async def run(self, publish):
@@ -57,7 +65,7 @@ class ReplayFeed:
             if self.history is not None:
                 self.history.add(sample)
             publish(sample)
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(INTERVAL)
         await asyncio.Event().wait()
     def set_interval(self, seconds): pass
     def set_paused(self, paused): pass
@@ -66,7 +74,7 @@ make_app(Config(), ReplayFeed(), targets="replay", state_path=Path(sys.argv[2]))
 """
 
 
-def record(out: Path, seconds: float) -> None:
+def record(out: Path, seconds: float, interval: float) -> None:
     from pgtop.collect.postgres import PostgresSource
     from pgtop.collect.sampler import Sampler
     from pgtop.lab import Lab, find_installation
@@ -84,7 +92,7 @@ def record(out: Path, seconds: float) -> None:
         )
         try:
             time.sleep(5)
-            sampler = Sampler([PostgresSource(lab.monitor_dsn())], interval=1.0)
+            sampler = Sampler([PostgresSource(lab.monitor_dsn())], interval=interval)
             samples = asyncio.run(sampler.collect(seconds))
         finally:
             load.terminate()
@@ -101,10 +109,13 @@ def _cpu_ns(pid: int) -> int:
     return total
 
 
-def _drain(fds: list[int], seconds: float) -> dict[int, int]:
+def _drain(fds: list[int], seconds: float, until_bytes: int | None = None) -> dict[int, int]:
+    """Read what the apps write for ``seconds``, or until each wrote ``until_bytes``."""
     written = dict.fromkeys(fds, 0)
     deadline = time.monotonic() + seconds
     while (remaining := deadline - time.monotonic()) > 0:
+        if until_bytes is not None and min(written.values()) >= until_bytes:
+            break
         ready, _, _ = select.select(fds, [], [], min(remaining, 0.2))
         for fd in ready:
             with contextlib.suppress(OSError):
@@ -112,7 +123,9 @@ def _drain(fds: list[int], seconds: float) -> dict[int, int]:
     return written
 
 
-def _round(samples: Path, trees: list[str], seconds: float, state: Path) -> list[tuple[float, int]]:
+def _round(
+    samples: Path, trees: list[str], seconds: float, interval: float, state: Path
+) -> list[tuple[float, int]]:
     """(CPU ms per second, bytes) per tree, both running at once."""
     script = state / "replay.py"
     script.write_text(REPLAY)
@@ -120,10 +133,12 @@ def _round(samples: Path, trees: list[str], seconds: float, state: Path) -> list
     for index, tree in enumerate(trees):
         env = {**os.environ, "TERM": "xterm-256color", "PYTHONPATH": tree}
         env.pop("NO_COLOR", None)
-        argv = [sys.executable, str(script), str(samples), str(state / f"state{index}.toml")]
+        state_file = str(state / f"state{index}.toml")
+        argv = [sys.executable, str(script), str(samples), state_file, str(interval)]
         procs.append(spawn_in_pty(argv, env, 50, 200))
     fds = [fd for _, fd in procs]
     try:
+        _drain(fds, 60.0, until_bytes=FIRST_SCREENS_BYTES)
         _drain(fds, WARM_UP_S)
         before = [_cpu_ns(pid) for pid, _ in procs]
         written = _drain(fds, seconds)
@@ -149,11 +164,15 @@ def _round(samples: Path, trees: list[str], seconds: float, state: Path) -> list
 def compare(samples: Path, trees: list[str], seconds: float, rounds: int) -> None:
     import tempfile
 
+    interval = _interval(samples)
+    print(f"replaying one sample every {interval:g} s", flush=True)
     ms: dict[str, list[float]] = {tree: [] for tree in trees}
     with tempfile.TemporaryDirectory() as tmp:
         for number in range(rounds):
             order = trees if number % 2 == 0 else trees[::-1]  # who starts first alternates
-            result = dict(zip(order, _round(samples, order, seconds, Path(tmp)), strict=True))
+            result = dict(
+                zip(order, _round(samples, order, seconds, interval, Path(tmp)), strict=True)
+            )
             for tree in trees:
                 ms[tree].append(result[tree][0])
             (a_ms, a_bytes), (b_ms, b_bytes) = result[trees[0]], result[trees[1]]
@@ -170,11 +189,16 @@ def compare(samples: Path, trees: list[str], seconds: float, rounds: int) -> Non
 
 
 def main() -> int:
+    from pgtop.config import Config
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     rec = commands.add_parser("record", help="sample a lab under pgbench into a file")
     rec.add_argument("out", type=Path)
-    rec.add_argument("--seconds", type=float, default=70)
+    rec.add_argument("--seconds", type=float, default=140)
+    rec.add_argument(
+        "--interval", type=float, default=Config().monitor.refresh, help="seconds between samples"
+    )
     cmp = commands.add_parser("compare", help="replay the samples in two trees at once")
     cmp.add_argument("samples", type=Path)
     cmp.add_argument("trees", nargs=2)
@@ -182,9 +206,9 @@ def main() -> int:
     cmp.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     if args.command == "record":
-        record(args.out, args.seconds)
+        record(args.out, args.seconds, args.interval)
     else:
-        if args.seconds + WARM_UP_S > 0.9 * _count(args.samples):
+        if args.seconds + WARM_UP_S > 0.9 * _count(args.samples) * _interval(args.samples):
             print("the window is longer than the recording: record more samples", file=sys.stderr)
             return 2
         compare(
@@ -195,6 +219,13 @@ def main() -> int:
 
 def _count(samples: Path) -> int:
     return len(pickle.loads(samples.read_bytes()))
+
+
+def _interval(samples: Path) -> float:
+    """The seconds between the recorded samples (replayed at the same pace)."""
+    taken = [sample.taken_at for sample in pickle.loads(samples.read_bytes())]
+    gaps = [(b - a).total_seconds() for a, b in zip(taken, taken[1:], strict=False)]
+    return round(statistics.median(gaps), 1) if gaps else 1.0
 
 
 if __name__ == "__main__":
