@@ -2,9 +2,10 @@
 
 A live benchmark's load drifts (pgbench's throughput, checkpoints): the same pgtop measured twice
 in a row differs by ±5 %, more than most single changes to the UI save. This takes the load
-out: ``record`` samples a lab under 100 unthrottled pgbench clients once (real Samples, pickled);
-``compare`` then runs two pgtop source trees at once, each in its own 200x50 pty, replaying the
-same samples one a second, and prints the CPU milliseconds per second of each process
+out: ``record`` samples a lab under 100 unthrottled pgbench clients once (real Samples, pickled)
+at the default refresh (2 s); ``compare`` then runs two pgtop source trees at once, each in its
+own 200x50 pty, replaying the same samples at the pace they were taken, and prints the CPU
+milliseconds per second of each process
 (/proc/PID/task/*/schedstat, nanoseconds) and the paired difference per round. Both draw the
 same frames (the terminal bytes are printed too: they match when the output did not change).
 The poll is not included (no server): ``collector_cost.py`` and ``ui_vs_pg_activity.py`` see it.
