@@ -328,6 +328,26 @@ async def test_replication_seen_from_both_sides(lab: Lab) -> None:
         assert sample.replication.replicas == ()
 
 
+async def test_replicas_are_read_while_a_wal_sender_runs(lab: Lab) -> None:
+    """pg_stat_replication is read only when the tick before saw a WAL sender (the first tick
+    reads it: nothing is known yet); the lab's replica streams from one."""
+    async with connected(lab.monitor_dsn()) as source:
+        assert "replicas" in source._tick_queries()[0]
+        sample = await poll_until(
+            source,
+            lambda s: s.replication is not None and bool(s.replication.replicas),
+            what="the replica",
+        )
+        assert source._walsenders
+        source._walsenders = False  # as after a tick without a WAL sender
+        assert "replicas" not in source._tick_queries()[0]
+        sample = await source.poll()
+        assert sample.replication is not None
+        assert sample.replication.replicas == ()
+        assert source._walsenders  # seen again: read at the next tick
+        assert "replicas" in source._tick_queries()[0]
+
+
 async def test_paused_replay_raises_lag_on_both_sides(lab: Lab) -> None:
     async with (
         connected(lab.monitor_dsn()) as primary,

@@ -1,8 +1,9 @@
 """The blocking graph and tree, built in pure Python from ONE read of pg_locks.
 
 Who blocks whom (:func:`resolve_blocking`): the locks probe returns every ungranted lock and the
-granted locks on the same objects, from a single call of pg_lock_status() per tick (and none
-while nothing waits). A waiter is *hard*-blocked by every other backend that holds a lock on the
+granted locks on the same objects, from a single call of pg_lock_status() (none while nothing
+waits; none either while the activity rows show that the graph read last still holds:
+:class:`LockWatch`). A waiter is *hard*-blocked by every other backend that holds a lock on the
 same object (same locktype and key fields: database, relation, page, tuple, virtualxid,
 transactionid, classid, objid, objsubid) in a mode that conflicts with the one it asks for
 (PostgreSQL's conflict table, :data:`CONFLICTS`); members of its own lock group (a parallel

@@ -14,7 +14,9 @@ may run a tick on a server connection that does not know them: the first such fa
 preparing off for the session (plain statements, as before) and the tick is sent again.
 
 Cadence by value (:meth:`PostgresSource.want`): what is on screen or feeds a health status
-runs every tick: server, activity, replicas/standby, slots, archiver, progress (an info status).
+runs every tick: server, activity, standby, slots, archiver, progress (an info status), and the
+replicas while a WAL sender runs (the activity rows of the tick before say so: without one,
+pg_stat_replication is empty, and reading it costs a read of every backend's status again).
 The lock graph is read from pg_locks only when the activity rows say it may have changed, and
 at least every LOCKS_REFRESH_S while anything waits (:class:`~pgtop.collect.locktree.LockWatch`).
 pg_stat_statements (:class:`~pgtop.feed.ProbeGroup`) is read every tick only while a consumer
@@ -133,6 +135,7 @@ class PostgresSource:
         self._tick_at: float | None = None  # monotonic start of the last tick with data
         self._tick_started = 0.0
         self._locks = LockWatch()  # the lock graph between reads of pg_locks
+        self._walsenders = True  # the last tick saw a WAL sender (or none was seen yet)
 
     # ------------------------------------------------------------------ Source protocol
 
@@ -303,6 +306,7 @@ class PostgresSource:
             self._names_at = None
         self._read_at = {}
         self._tick_at = None
+        self._walsenders = True
         self._locks.forget()
         self._caps = caps
         self._plan = {}
@@ -440,6 +444,8 @@ class PostgresSource:
                 keys = [key for key in keys if key not in probes]
         if not self._locks.read_due:  # the graph read last is still good
             keys = [key for key in keys if key != "locks"]
+        if not self._walsenders:  # no WAL sender, no row in pg_stat_replication
+            keys = [key for key in keys if key != "replicas"]
         if self._locks.resolve and "locks" in self._plan:
             keys.append("lock_blockers")
         if "statements" in self._plan:
@@ -519,6 +525,9 @@ class PostgresSource:
         self._tick_at = self._tick_started
 
         activity_rows = results.get("activity", ())
+        if "activity" in results:
+            kind = conv.ACTIVITY_BACKEND_TYPE
+            self._walsenders = any(r[kind] == "walsender" for r in activity_rows)
         blocking, waits = self._blocking(activity_rows, results)
         blocked_by = blocking.blocked_by
         backends = tuple(

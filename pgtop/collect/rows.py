@@ -30,6 +30,7 @@ from pgtop.redact import redact_secrets
 Row = Mapping[str, Any]
 
 __all__ = [
+    "ACTIVITY_BACKEND_TYPE",
     "ACTIVITY_COLUMNS",
     "ACTIVITY_LEADER_PID",
     "ACTIVITY_PID",
@@ -108,6 +109,7 @@ ACTIVITY_COLUMNS = (
 """activity.sql's columns, in order: its rows come as tuples (a hundred or more each tick)."""
 
 ACTIVITY_PID = ACTIVITY_COLUMNS.index("pid")
+ACTIVITY_BACKEND_TYPE = ACTIVITY_COLUMNS.index("backend_type")
 ACTIVITY_WAITING = ACTIVITY_COLUMNS.index("wait_event_type")
 ACTIVITY_WAIT_EVENT = ACTIVITY_COLUMNS.index("wait_event")
 ACTIVITY_QUERY_START = ACTIVITY_COLUMNS.index("query_start")
