@@ -5,9 +5,9 @@ in a row differs by ±5 %, more than most single changes to the UI save. This ta
 out: ``record`` samples a lab under 100 unthrottled pgbench clients once (real Samples, pickled)
 at the default refresh (2 s); ``compare`` then runs two pgtop source trees at once, each in its
 own 200x50 pty, replaying the same samples at the pace they were taken, and prints the CPU
-milliseconds per second of each process
-(/proc/PID/task/*/schedstat, nanoseconds) and the paired difference per round. Both draw the
-same frames (the terminal bytes are printed too: they match when the output did not change).
+milliseconds per second of each process (/proc/PID/task/*/schedstat, nanoseconds) and the paired
+difference per round. Both draw the same frames (the terminal bytes are printed too: they match
+when the output did not change).
 The poll is not included (no server): ``collector_cost.py`` and ``ui_vs_pg_activity.py`` see it.
 
     python benchmarks/ui_replay.py record samples.pkl [--seconds 140] [--interval 2]

@@ -98,8 +98,8 @@ async def test_no_color_filter_applies(tmp_path: Path, monkeypatch: object) -> N
 
 
 async def test_ansi_colours_become_truecolor_as_textual_makes_them(tmp_path: Path) -> None:
-    """The truecolor filter is skipped for lines whose styles it would keep (the themes'):
-    a line with ANSI colours and dim text must still be converted."""
+    """Own lines go through the app's ANSI-to-truecolor filter as Textual's do: a line with
+    ANSI colours and dim text is converted."""
     feed = PushFeed()
     app = app_for(feed, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -13,7 +13,9 @@ region, so it is still asked. Widgets below it may now be skipped — their part
 were always covered.
 
 Relies on Compositor internals (``_dirty_regions``, ``_get_renders``, ``visible_widgets``),
-listed in docs/architecture.md; Textual's own path is taken when one is missing.
+listed in docs/architecture.md; Textual's own path is taken when one is missing, and
+tests/test_ui_fast_paths.py fails. Without it the UI took 13 % more CPU in a replay of a busy
+server's samples at the default refresh (benchmarks/ui_replay.py).
 """
 
 from __future__ import annotations
@@ -57,6 +59,9 @@ def _touched_rows(visible: Region, rows: _Spans, row_keys: list[int]) -> tuple[i
 
 class UpdatedOnlyCompositor(Compositor):
     _refreshed: tuple[_Spans, list[int]] | None = None
+    narrowed = 0
+    """Partial updates drawn from the widgets under the refreshed regions only: Textual calls
+    ``_get_renders`` from ``render_partial_update`` (tests/test_ui_fast_paths.py reads it)."""
 
     def render_partial_update(self) -> ChopsUpdate | None:
         rows = _spans_by_row(self._dirty_regions)
@@ -73,6 +78,7 @@ class UpdatedOnlyCompositor(Compositor):
             yield from super()._get_renders(crop)
             return
         rows, row_keys = self._refreshed
+        self.narrowed += 1
         for widget, (region, clip) in self.visible_widgets.items():
             visible = region.intersection(clip)
             if not visible.area:

@@ -40,7 +40,6 @@ from textual_plotext.plot import Plot as Plt
 
 from pgtop.history import History
 from pgtop.model import Sample
-from pgtop.ui.widgets.direct_repaint import DirectRepaint
 from pgtop.ui.widgets.line import Line
 from pgtop.ui.widgets.own_lines import OwnLines
 from pgtop.ui.widgets.paint import Painter, merged
@@ -98,7 +97,7 @@ def plot_text(drawn: str, line_style: Style) -> Text:
     return text
 
 
-class Plot(DirectRepaint, PlotextPlot):
+class Plot(PlotextPlot):
     """The plot under a chart's title; drawn from the data its chart hands over.
 
     Its lines are made here from plotext's output (split, fitted, merged into runs) and handed

@@ -32,7 +32,6 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from pgtop.ui.format import Palette
-from pgtop.ui.widgets.direct_repaint import DirectRepaint
 from pgtop.ui.widgets.line import same_text
 from pgtop.ui.widgets.own_lines import OwnLines
 from pgtop.ui.widgets.paint import Painter, differing_span, merged
@@ -80,8 +79,12 @@ class PaintCounts:
     """Rows turned into a line of segments (a cache miss)."""
     lines_refreshed: int = 0
     """Screen lines handed to the compositor to repaint."""
+    lines_in_part: int = 0
+    """Of those, lines of which only the cells that changed were refreshed."""
     full_refreshes: int = 0
     """Whole-widget repaints (resize, scroll, style change, new columns)."""
+    layouts: int = 0
+    """Screen layouts asked for by a changed row count (see KeyedTable._sync_virtual_size)."""
 
 
 def _sort_value(value: Any) -> tuple[int, Any]:
@@ -119,7 +122,7 @@ class _CursorKeys(ScrollView, can_focus=True):
     ]
 
 
-class KeyedTable(DirectRepaint, _CursorKeys):
+class KeyedTable(_CursorKeys):
     """Rows keyed by a string; see the module docstring."""
 
     DEFAULT_CSS = """
@@ -608,11 +611,13 @@ class KeyedTable(DirectRepaint, _CursorKeys):
     def _sync_virtual_size(self) -> None:
         """Rows plus the header, with slack when the rows overflow the screen.
 
-        A row count that changes every tick must cost neither a layout nor a scrollbar redraw
-        every tick (Textual's scrollbar takes ~5 ms to draw at 50 lines): while the rows
+        A row count that changes every tick must not cost a layout every tick: while the rows
         overflow, the scrollable height grows in steps of ``_SLACK`` rows and shrinks only
-        when two steps are unused, so the thumb stays put. The screen is laid out again only
-        when the scrollbar appears or goes (or when the table's own height is auto)."""
+        when two steps are unused, and a new height is set without Textual's layout of the
+        whole screen (``set_reactive`` and ``_scroll_update``, private: docs/architecture.md).
+        With a layout at each new height the UI sent 17 % more bytes in a replay of a busy
+        server's samples (benchmarks/ui_replay.py). The screen is laid out again only when
+        the rows start or stop overflowing (or when the table's own height is auto)."""
         rows = len(self._order) + 1
         current = self.virtual_size.height
         if rows > self.size.height:
@@ -629,6 +634,7 @@ class KeyedTable(DirectRepaint, _CursorKeys):
         before = self.virtual_size.height > self.size.height
         after = size.height > self.size.height
         if before != after or self.styles.height is None or self.styles.height.is_auto:
+            self.counts.layouts += 1
             self.virtual_size = size
             return
         self.set_reactive(ScrollView.virtual_size, size)
@@ -684,6 +690,7 @@ class KeyedTable(DirectRepaint, _CursorKeys):
             if spans is None:
                 regions.append(Region(0, y + 1, width, 1))
             else:
+                self.counts.lines_in_part += 1
                 regions.extend(Region(x1, y + 1, x2 - x1, 1) for x1, x2 in spans)
         self._painted = lines
         self.counts.lines_refreshed += changed

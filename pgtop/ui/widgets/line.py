@@ -25,7 +25,6 @@ from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
-from pgtop.ui.widgets.direct_repaint import DirectRepaint
 from pgtop.ui.widgets.own_lines import OwnLines
 from pgtop.ui.widgets.paint import Align, Painter, cells, changed_range, merged
 
@@ -71,7 +70,7 @@ def wrap_at_spaces(text: Text, width: int) -> list[Text]:
     return lines
 
 
-class Line(DirectRepaint, Widget):
+class Line(Widget):
     DEFAULT_CSS = """
     Line { height: auto; }
     """

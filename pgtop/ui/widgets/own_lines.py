@@ -19,9 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.segment import Segment
-from rich.style import Style as RichStyle
 from textual.color import Color
-from textual.filter import ANSIToTruecolor
 from textual.geometry import NULL_SPACING, Region
 from textual.strip import Strip
 from textual.style import Style
@@ -59,15 +57,14 @@ class OwnLines:
 
     def __init__(self) -> None:
         self.drew_own_lines = False
+        self.own_renders = 0
+        """Calls answered with the widget's own lines (tests/test_ui_fast_paths.py reads it)."""
         self._plain: bool | None = None
         self._pads: tuple[list[Segment], list[Segment]] | None = None
         self._background: Color | None = None
-        self._truecolor_filter: ANSIToTruecolor | None = None
-        self._truecolor_already: set[RichStyle] = set()
 
     def forget(self) -> None:
         self._plain = self._pads = self._background = None
-        self._truecolor_filter = None
 
     def render_lines(
         self, widget: Widget, crop: Region, textual_lines: Callable[[Region], list[Strip]]
@@ -80,6 +77,7 @@ class OwnLines:
                 widget._styles_cache.clear()  # holds lines from before the ones drawn here
             return textual_lines(crop)
         self.drew_own_lines = True
+        self.own_renders += 1
         return self._lines(widget, crop)
 
     def _lines(self, widget: Widget, crop: Region) -> list[Strip]:
@@ -102,44 +100,11 @@ class OwnLines:
                 self._background = widget.background_colors[1]
             background = self._background
             for line_filter in filters:
-                if isinstance(line_filter, ANSIToTruecolor):
-                    kept = self._kept_by(line_filter, background)
-                    strips = [
-                        strip if kept(strip) else strip.apply_filter(line_filter, background)
-                        for strip in strips
-                    ]
-                else:
-                    strips = [strip.apply_filter(line_filter, background) for strip in strips]
+                strips = [strip.apply_filter(line_filter, background) for strip in strips]
         x1, x2 = crop.column_span
         if (x1, x2) != (0, width):
             strips = [strip.crop(x1, x2) for strip in strips]
         return strips
-
-    def _kept_by(self, line_filter: ANSIToTruecolor, background: Color) -> Callable[[Strip], bool]:
-        """Whether ``line_filter`` would leave every style of a strip as it is (the themes'
-        colours are all truecolor): then the filter would only copy the line into a new Strip
-        (py-spy put the copies at a tenth of pgtop's CPU under load; skipping them measured
-        ~2 % less in an A/B run)."""
-        already = self._truecolor_already
-        if line_filter is not self._truecolor_filter or len(already) > _KNOWN_STYLES_CAP:
-            already.clear()  # a theme switch makes a new filter (and forget() drops the old)
-            self._truecolor_filter = line_filter
-        convert = line_filter.truecolor_style
-        rich_background = background.rich_color
-
-        def kept(strip: Strip) -> bool:
-            for _, style, _ in strip:
-                if style is None or style in already:
-                    continue
-                if convert(style, rich_background) is not style:
-                    return False
-                already.add(style)
-            return True
-
-        return kept
-
-
-_KNOWN_STYLES_CAP = 4096
 
 
 def _pads(widget: Widget) -> tuple[list[Segment], list[Segment]]:
