@@ -452,3 +452,22 @@ def test_history_window_is_time_not_count() -> None:
     for _ in range(1000):  # a clock that does not move: the cap still holds
         fast.add(Sample(source="q", taken_at=start, connected=True))
     assert len(fast) == fast.cap == 121
+
+
+def test_history_adds_one_statement_point_per_read() -> None:
+    """Ticks between two reads of pg_stat_statements carry the same tuple: no extra points."""
+    from pgtop.history import History
+    from tests.ui_samples import STATEMENTS
+
+    history = History(minutes=5)
+    start = datetime.now(UTC)
+    read = STATEMENTS[:1]
+    key = (read[0].queryid, read[0].user, read[0].database)
+    for tick in range(3):  # one read, carried by three ticks
+        history.add(Sample(source="p", taken_at=start + timedelta(seconds=tick), connected=True,
+                           statements=read))  # fmt: skip
+    assert len(history.statement_series("p", key)[0]) == 1
+    again = tuple(STATEMENTS[:1])  # the same figures, a new read: a new point
+    history.add(Sample(source="p", taken_at=start + timedelta(seconds=3), connected=True,
+                       statements=(*again,)))  # fmt: skip
+    assert len(history.statement_series("p", key)[0]) == 2

@@ -289,7 +289,8 @@ async def test_an_index_dropped_shows_in_the_statement_and_its_plan(
                 pane = app.panes["statements"]
 
                 def lookup_key() -> str | None:
-                    for key, record in pane.table._records:
+                    for key in pane.table.shown_keys:
+                        record = pane.table.record(key)
                         if getattr(record, "query", "").startswith(LOOKUP.split("%s")[0]):
                             return str(key)
                     return None

@@ -259,8 +259,8 @@ class ActivityPane(Pane):
 
     def shown_backends(self) -> list[Backend]:
         """The rows the table shows now (filter and group applied), in display order."""
-        rows = dict(self.table._records)
-        return [b for key in self.table.shown_keys if isinstance(b := rows.get(key), Backend)]
+        table = self.table
+        return [b for key in table.shown_keys if isinstance(b := table.record(key), Backend)]
 
     def action_toggle_groups(self) -> None:
         self.grouped = not self.grouped
