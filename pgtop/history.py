@@ -54,9 +54,6 @@ class History:
         self.cap = max(2, int(minutes * 60 / FASTEST_REFRESH_S) + 1)
         self._by_source: dict[str, deque[AnySample]] = {}
         self._statements: dict[str, dict[StatementKey, deque[_Point]]] = {}
-        self._last_read: dict[str, tuple[object, ...]] = {}
-        """Per source, the statements last added: the ticks between two reads of
-        pg_stat_statements carry the very same tuple, which must not add points again."""
 
     def add(self, sample: AnySample) -> None:
         ring = self._by_source.get(sample.source)
@@ -66,11 +63,10 @@ class History:
         oldest_kept = sample.taken_at - self.window
         while ring[0].taken_at < oldest_kept:
             ring.popleft()
-        if not isinstance(sample, Sample) or not sample.statements or sample.error:
-            return
-        if sample.statements is not self._last_read.get(sample.source):
-            self._last_read[sample.source] = sample.statements
-            self._add_statements(sample, oldest_kept.timestamp())
+        if isinstance(sample, Sample) and sample.statements and not sample.error:
+            status = sample.statements_status
+            if status is None or status.read_now:  # a carried-over read adds no point again
+                self._add_statements(sample, oldest_kept.timestamp())
 
     def _add_statements(self, sample: Sample, oldest: float) -> None:
         """One point per statement called in the interval (interval rates only exist then)."""

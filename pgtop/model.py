@@ -285,6 +285,8 @@ class StatementsStatus:
     dealloc: int | None = None  # pg_stat_statements_info (PG 14+)
     stats_reset: datetime | None = None
     reset_detected: bool = False  # counters went backwards since the previous sample
+    read_now: bool = True
+    """Read on this tick; False: the last read's records carried over (read on a budget)."""
 
 
 # --------------------------------------------------------------------------- progress

@@ -207,6 +207,10 @@ async def test_statements_hidden_are_read_every_background_interval_and_catch_up
             assert [(q.queryid, q.calls) for q in skipped.statements] == [
                 (q.queryid, q.calls) for q in first.statements
             ]
+            assert first.statements_status is not None
+            assert first.statements_status.read_now
+            assert skipped.statements_status is not None
+            assert not skipped.statements_status.read_now
             with monkeypatch.context() as budget:
                 budget.setattr(tracker, "read_due", lambda: False)
                 # a large pg_stat_statements on its read budget: a tick now would not read it
@@ -216,6 +220,8 @@ async def test_statements_hidden_are_read_every_background_interval_and_catch_up
             assert not source.want(frozenset({ProbeGroup.STATEMENTS}))  # shown already
             read = await source.poll()
             assert tracker.reads == 2
+            assert read.statements_status is not None
+            assert read.statements_status.read_now
             assert first.interval_s is None
             assert skipped.interval_s is not None
             assert read.interval_s is not None

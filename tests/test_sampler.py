@@ -455,19 +455,23 @@ def test_history_window_is_time_not_count() -> None:
 
 
 def test_history_adds_one_statement_point_per_read() -> None:
-    """Ticks between two reads of pg_stat_statements carry the same tuple: no extra points."""
+    """Ticks between two reads of pg_stat_statements carry the last read (read_now False):
+    no extra points; a new read adds one, even with the same figures."""
     from pgtop.history import History
+    from pgtop.model import StatementsStatus
     from tests.ui_samples import STATEMENTS
 
     history = History(minutes=5)
     start = datetime.now(UTC)
     read = STATEMENTS[:1]
     key = (read[0].queryid, read[0].user, read[0].database)
-    for tick in range(3):  # one read, carried by three ticks
+    carried = StatementsStatus(available=True, read_now=False)
+    for tick in range(3):  # one read, carried by the next two ticks
         history.add(Sample(source="p", taken_at=start + timedelta(seconds=tick), connected=True,
-                           statements=read))  # fmt: skip
+                           statements=read,
+                           statements_status=None if tick == 0 else carried))  # fmt: skip
     assert len(history.statement_series("p", key)[0]) == 1
-    again = tuple(STATEMENTS[:1])  # the same figures, a new read: a new point
     history.add(Sample(source="p", taken_at=start + timedelta(seconds=3), connected=True,
-                       statements=(*again,)))  # fmt: skip
+                       statements=read,
+                       statements_status=StatementsStatus(available=True)))  # fmt: skip
     assert len(history.statement_series("p", key)[0]) == 2

@@ -53,18 +53,15 @@ class LiveBaseline:
         self._by_key = {(s.database, s.user, s.queryid): s for s in floor}
         self._by_text = {(s.database, s.user, s.text): s for s in floor if s.text}
         self._last: dict[str, Status] = {}
-        self._judged: dict[str, tuple[Statement, ...]] = {}
-        """The statements last judged, per source: a tick between two reads of
-        pg_stat_statements carries the same tuple and keeps the verdict."""
 
     def judge(self, sample: Sample, source: str = "primary") -> Status | None:
         """The sampler's extra verdict for ``source``'s samples: judged on a tick that read
         the statements, the last verdict kept on one that did not (no flapping)."""
         if sample.source != source:
             return None
-        fresh = sample.statements is not self._judged.get(source)
-        if sample.statements and sample.error is None and fresh:
-            self._judged[source] = sample.statements
+        status = sample.statements_status
+        read_now = status is None or status.read_now
+        if sample.statements and sample.error is None and read_now:
             self._last[source] = self.status(sample.statements, sample.interval_s, source)
         return self._last.get(source)
 

@@ -302,7 +302,7 @@ class StatementTracker:
             ]
             if any(a is not b for a, b in zip(filled, statements, strict=True)):
                 statements = tuple(filled)
-        self._last = (statements, replace(status, reset_detected=False))
+        self._last = (statements, replace(status, reset_detected=False, read_now=False))
         return self._last
 
 
