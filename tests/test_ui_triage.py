@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import json
 import stat
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -23,15 +25,17 @@ from pgtop.collect.sampler import Sampler
 from pgtop.commands.targets import Targets, make_signaller, make_sources
 from pgtop.config import Config, load_config
 from pgtop.feed import RecordedFeed
-from pgtop.lab import Lab
+from pgtop.lab import BOUNCER_POOL_SIZE, Lab
 from pgtop.sessions import group_sessions
 from pgtop.ui.app import make_app
 from pgtop.ui.panes.activity import ActivityPane, MarkedBackend
 from pgtop.ui.screens.ask import AskNumber
 from pgtop.ui.screens.confirm import ConfirmScreen
+from pgtop.ui.widgets.health_bar import HealthBar
 from tests import ui_samples as s
 from tests.collect_fixtures import until
 from tests.test_ui_app import PushFeed, push, table
+from tests.test_ui_health_bar import plain_lines
 
 SECRET = "Leak-Secret-9"
 
@@ -260,6 +264,120 @@ async def test_a_leak_is_fixed_in_four_keys(lab: Lab, tmp_path: Path) -> None:
     assert {line["outcome"] for line in lines} == {"signalled"}
     assert SECRET not in text
     assert stat.S_IMODE((tmp_path / "actions.log").stat().st_mode) == 0o600
+
+
+class _Client(threading.Thread):
+    """One client of the lab's PgBouncer running one statement; an error ends it quietly
+    (a hog terminated from pgtop), the outcome kept for the test."""
+
+    def __init__(self, dsn: str, statement: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.statement = dsn, statement
+        self.done = False
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None) as conn:
+                conn.execute(self.statement)
+            self.done = True
+        except psycopg.Error as exc:
+            self.error = exc
+
+
+@contextlib.contextmanager
+def hogged_pool(lab: Lab) -> Iterator[tuple[list[_Client], list[_Client]]]:
+    """The app pool of the lab's PgBouncer (pool_size 5) held by five long report statements,
+    three web clients queued behind them in PgBouncer."""
+    if lab.pgbouncer is None:
+        pytest.skip(lab.bouncer_missing_reason or "the lab has no PgBouncer")
+    hogs = [
+        _Client(lab.bouncer_app_dsn() + " application_name=lab-report", "SELECT pg_sleep(120)")
+        for _ in range(BOUNCER_POOL_SIZE)
+    ]
+    web = [
+        _Client(lab.bouncer_app_dsn() + " application_name=lab-web", "SELECT 1") for _ in range(3)
+    ]
+    try:
+        for hog in hogs:
+            hog.start()
+        deadline = time.monotonic() + 20
+        while _running(lab, "lab-report") < BOUNCER_POOL_SIZE:
+            assert time.monotonic() < deadline, "the hogs never filled the pool"
+            time.sleep(0.05)
+        for client in web:
+            client.start()
+        yield hogs, web
+    finally:
+        with psycopg.connect(lab.superuser_dsn(), autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'lab-report'"
+            )
+        for client in (*hogs, *web):
+            client.join(timeout=20)
+
+
+def _running(lab: Lab, application: str) -> int:
+    with psycopg.connect(lab.superuser_dsn(), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = %s AND state = 'active'",
+            (application,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.lab
+async def test_a_hogged_pgbouncer_pool_is_freed_in_four_keys(lab: Lab, tmp_path: Path) -> None:
+    """Long statements holding every server connection of a PgBouncer pool: the first screen
+    flags the pool with its name, and g, enter (the hogs: the biggest group), K, y end them;
+    the clients queued in PgBouncer are served."""
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("")
+    config = load_config(config_file, env={})
+    with hogged_pool(lab) as (hogs, web):
+        targets = Targets(lab.monitor_dsn(), (), lab.bouncer_admin_dsn())
+        app = make_app(
+            config,
+            Sampler(make_sources(targets, config), interval=0.5),
+            state_path=tmp_path / "state.toml",
+            signaller=make_signaller(targets, config),
+            action_log=ActionLog(tmp_path / "actions.log"),
+        )
+        async with app.run_test(size=(200, 50)) as pilot:
+            bar = app.query_one(HealthBar)
+            await until(
+                lambda: (
+                    "pgbouncer: ✖ pool 100% app/app" in "\n".join(plain_lines(bar.statuses.text))
+                ),
+                "the hogged pool flagged on the first screen",
+                20,
+            )
+            pane = app.panes["activity"]
+            await until(
+                lambda: sum(
+                    1 for _, b in pane.records(pane.view) if b.application == "lab-report"
+                ) == BOUNCER_POOL_SIZE or None if pane.view else None,
+                "the hogs on screen",
+                20,
+            )  # fmt: skip
+            await pilot.press("g")
+            await pilot.pause()
+            assert table(app, "activity").shown_keys[0].startswith("lab-report|")
+            await pilot.press("enter", "K")
+            await until(
+                lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None,
+                "the question",
+                20,
+            )
+            question = app.screen.question  # type: ignore[attr-defined]
+            assert question.startswith(f"Terminate {BOUNCER_POOL_SIZE} backends"), question
+            await pilot.press("y")
+            await until(lambda: all(c.done for c in web) or None, "the queued clients served", 20)
+        assert _running(lab, "lab-report") == 0
+        assert all(hog.error is not None for hog in hogs)
 
 
 def test_marked_backend_is_a_backend() -> None:
