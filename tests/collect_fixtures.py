@@ -29,6 +29,19 @@ def su(lab: Lab, dbname: str = "app", *, replica: bool = False) -> psycopg.Conne
     return psycopg.connect(endpoint.dsn(SUPERUSER, dbname), autocommit=True)
 
 
+def last_queryid(lab: Lab, session: psycopg.Connection[tuple]) -> int:  # type: ignore[type-arg]
+    """The queryid of the statement ``session`` ran last (pg_stat_activity.query_id). A text
+    search in pg_stat_statements may find another entry: aliases, comments and constants are
+    not part of a queryid, and an entry keeps the first text it saw."""
+    with su(lab) as admin:
+        row = admin.execute(
+            "SELECT query_id FROM pg_stat_activity WHERE pid = %s", (session.info.backend_pid,)
+        ).fetchone()
+    assert row is not None
+    assert row[0] is not None
+    return int(row[0])
+
+
 @contextlib.contextmanager
 def scratch_database(
     lab: Lab, name: str, *, extension_version: str | None = None, sql_ascii: bool = False

@@ -29,6 +29,7 @@ from tests.collect_fixtures import (
     connected,
     failing_archiver,
     inactive_slot,
+    last_queryid,
     poll_until,
     scratch_database,
     scratch_role,
@@ -189,11 +190,7 @@ async def test_statements_hidden_are_read_every_background_interval_and_catch_up
     marker = "SELECT 1 AS pgtop_cadence_marker"
     with psycopg.connect(lab.app_dsn(), autocommit=True) as app:
         app.execute(marker)  # known to pg_stat_statements before the first read
-        with su(lab) as conn:
-            row = conn.execute(
-                "SELECT queryid FROM pg_stat_statements WHERE query LIKE 'SELECT $1 AS pgtop_c%'"
-            ).fetchone()
-        assert row is not None
+        row = (last_queryid(lab, app),)
         async with connected(lab.monitor_dsn()) as source:
             tracker = source._tracker
             assert not source.want(frozenset())  # the activity pane: nothing behind
@@ -235,6 +232,43 @@ async def test_statements_hidden_are_read_every_background_interval_and_catch_up
             await asyncio.sleep(2.0)
             await source.poll()
             assert tracker.reads == 3  # the background interval passed
+
+
+async def test_each_entry_shows_its_own_text(lab: Lab) -> None:
+    """Two roles run statements that differ only in aliases and comments: one queryid, two
+    entries, and each is shown with its own text (a comment tag names the caller)."""
+    roles = ("pgtop_text_a", "pgtop_text_b")
+    with scratch_role(lab, roles[0]) as dsn_a, scratch_role(lab, roles[1]) as dsn_b:
+        try:
+            with psycopg.connect(dsn_a, autocommit=True) as a:
+                a.execute("SELECT 1 AS one /* caller=a */")
+                queryid = last_queryid(lab, a)
+            with psycopg.connect(dsn_b, autocommit=True) as b:
+                b.execute("SELECT 2 AS two /* caller=b */")
+                assert last_queryid(lab, b) == queryid  # aliases and comments are not jumbled
+            async with connected(lab.monitor_dsn()) as source:
+                source.want(frozenset({ProbeGroup.STATEMENTS}))
+
+                def texts(sample: Sample) -> dict[str | None, str]:
+                    return {
+                        s.user: s.query
+                        for s in sample.statements
+                        if s.queryid == queryid and s.user in roles and s.query
+                    }
+
+                sample = await poll_until(
+                    source, lambda s: len(texts(s)) == 2, what="both entries with a text"
+                )
+            assert texts(sample) == {
+                roles[0]: "SELECT $1 AS one /* caller=a */",
+                roles[1]: "SELECT $1 AS two /* caller=b */",
+            }
+        finally:
+            with su(lab) as conn:
+                conn.execute(
+                    "SELECT pg_stat_statements_reset(oid) FROM pg_roles WHERE rolname = ANY(%s)",
+                    (list(roles),),
+                )
 
 
 async def test_prepared_probes_and_a_pooler_that_loses_them(lab: Lab) -> None:

@@ -510,7 +510,7 @@ def test_large_pg_stat_statements_is_read_on_a_budget_with_rates_over_the_gap() 
 def test_idle_statements_share_one_record_across_reads() -> None:
     tracker = StatementTracker()
     roles, dbs = {10: "u"}, {5: "d"}
-    tracker.texts.put(0, "SELECT 1")
+    tracker.texts.put((10, 5, 0), "SELECT 1")
     tracker.update(_rows(3), None, None, roles, dbs)
     second, _ = tracker.update(_rows(3), None, 1.0, roles, dbs)  # idle: rates zero
     third, _ = tracker.update(_rows(3), None, 1.0, roles, dbs)

@@ -225,10 +225,10 @@ def test_every_cut_inside_a_long_secret_masks_what_is_there() -> None:
 
 def test_text_cache_masks_and_masks_a_cut_literal_to_the_end() -> None:
     cache = TextCache(max_chars=40)
-    cache.put(1, "CREATE ROLE r PASSWORD 'short'")
-    cache.put(2, "CREATE ROLE r PASSWORD '" + "s" * 100 + "'")
-    assert cache.get(1) == f"CREATE ROLE r PASSWORD '{M}'"
-    assert cache.get(2) == f"CREATE ROLE r PASSWORD '{M} …"
+    cache.put((10, 5, 1), "CREATE ROLE r PASSWORD 'short'")
+    cache.put((10, 5, 2), "CREATE ROLE r PASSWORD '" + "s" * 100 + "'")
+    assert cache.get((10, 5, 1)) == f"CREATE ROLE r PASSWORD '{M}'"
+    assert cache.get((10, 5, 2)) == f"CREATE ROLE r PASSWORD '{M} …"
 
 
 def test_activity_rows_are_masked_at_the_boundary() -> None:

@@ -18,7 +18,7 @@ from pgtop.collect.probes import compose, resolve
 from pgtop.collect.signals import ACTION_SESSION_SUFFIX, BackendSignals
 from pgtop.config import ConnectionSettings
 from pgtop.lab import Lab
-from tests.collect_fixtures import running, scratch_role
+from tests.collect_fixtures import last_queryid, running, scratch_role, until
 
 pytestmark = pytest.mark.lab
 
@@ -265,11 +265,13 @@ async def test_every_counter_of_one_statement(lab: Lab) -> None:
     with psycopg.connect(lab.app_dsn(), autocommit=True) as app:
         for _ in range(3):
             app.execute(marker)
+        queryid = last_queryid(lab, app)
     with psycopg.connect(lab.superuser_dsn("app"), autocommit=True) as admin:
         row = admin.execute(
             "SELECT s.queryid, r.rolname, d.datname FROM pg_stat_statements s"
             " JOIN pg_roles r ON r.oid = s.userid JOIN pg_database d ON d.oid = s.dbid"
-            " WHERE s.query LIKE '%pgtop_counters_probe%'"
+            " WHERE s.queryid = %s AND r.rolname = 'app'",
+            (queryid,),
         ).fetchone()
     assert row is not None
     queryid, user, database = row
@@ -343,3 +345,36 @@ async def test_bulk_without_privilege_names_the_grant_and_sends_nothing(lab: Lab
                 assert _sleeping(admin, two)
         finally:
             await signals.close()
+
+
+@pytest.mark.parametrize("how", ["closed", "cancelled"])
+async def test_a_session_opening_when_the_app_quits_is_not_left_open(lab: Lab, how: str) -> None:
+    """q while the first look-up still opens its session: the session is closed once open,
+    whether the app closes the inspector meanwhile or cancels the look-up (no connection left
+    on the server, none left for the garbage collector)."""
+    name = f"pgtop-quit-{how}"
+    inspector = BackendSignals(
+        lab.monitor_dsn(), settings=ConnectionSettings(application_name=name)
+    )
+    lookup = asyncio.create_task(inspector.statement(1, "app", "app"))
+    await asyncio.sleep(0)  # the look-up is opening its session now
+    if how == "closed":
+        await inspector.close()
+        report = await lookup
+        assert report.error is not None
+    else:
+        lookup.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await lookup
+        await inspector.close()
+
+    def left() -> int:
+        with psycopg.connect(lab.superuser_dsn(), autocommit=True) as admin:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE %s",
+                (name + "%",),
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    await until(lambda: left() == 0 or None, "no session left on the server", 10)

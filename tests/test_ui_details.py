@@ -11,13 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.syntax import Syntax
+from rich.text import Text
 
 from pgtop.actions import HeldLock, LockReport, StatementReport
 from pgtop.config import Config
 from pgtop.explaining import Explanation, TextSource
 from pgtop.feed import RecordedFeed
+from pgtop.text import visible
 from pgtop.ui.app import PgtopApp, make_app
-from pgtop.ui.screens.backend import BackendScreen, is_truncated
+from pgtop.ui.screens.backend import HIGHLIGHTED_CHARS, BackendScreen, is_truncated, query_view
 from pgtop.ui.screens.plan import MISESTIMATE, SLOWEST, PlanScreen, plan_lines
 from pgtop.ui.screens.statement import StatementScreen, counter_text
 from tests import ui_samples as s
@@ -226,6 +229,18 @@ async def test_plan_saved_in_the_state_folder_with_its_json(
 
 
 # --------------------------------------------------------------------------- snapshots
+
+
+def test_a_long_text_is_highlighted_at_its_head_and_kept_whole() -> None:
+    """An ORM's 60,000-character IN list: highlighted up to HIGHLIGHTED_CHARS, the rest
+    plain, not a character lost or added; a short text keeps the whole highlighting."""
+    query = "SELECT a FROM t WHERE id IN (" + ", ".join(f"${i}" for i in range(1, 9000)) + ")\x1b"
+    view = query_view(query, dark=True)
+    assert isinstance(view, Text)
+    assert view.plain == visible(query)
+    assert view.spans
+    assert max(span.end for span in view.spans) <= HIGHLIGHTED_CHARS
+    assert isinstance(query_view("SELECT 1", dark=False), Syntax)
 
 
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])

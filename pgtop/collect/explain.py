@@ -229,6 +229,7 @@ class PlanExplainer:
         self._read_only = read_only
         self._sessions: OrderedDict[tuple[str, str], _Session] = OrderedDict()
         self._opening: dict[tuple[str, str], asyncio.Lock] = {}  # a slow connect holds its key only
+        self._closes = 0  # close() calls so far: a session opened across one is closed too
         self._runs: set[_Run] = set()
 
     @property
@@ -272,6 +273,7 @@ class PlanExplainer:
         return bool(runs)
 
     async def close(self) -> None:
+        self._closes += 1
         await self.cancel()
         sessions = list(self._sessions.values())
         self._sessions.clear()
@@ -334,6 +336,7 @@ class PlanExplainer:
             server, database = key
             params = {**self._params[server], "dbname": database}
             name = self._settings.application_name + EXPLAIN_SESSION_SUFFIX
+            closes = self._closes
             try:
                 conn = await connect_session(params, self._settings, application_name=name)
             except ConnectionLostError as exc:
@@ -345,6 +348,12 @@ class PlanExplainer:
                 raise _RunError(
                     f"no session to {database} on {server}: {first_line(exc)}"
                 ) from None
+            except BaseException:  # cancelled: never leave a session open behind
+                await _close(conn)
+                raise
+            if closes != self._closes:  # closed while it opened (the app quitting)
+                await _close(conn)
+                raise _RunError("cancelled", cancelled=True)
             for type_name in ("text", "json"):
                 conn.adapters.register_loader(type_name, _ReplacingBinaryText)
             session = _Session(conn, asyncio.Lock())

@@ -419,7 +419,8 @@ class PostgresSource:
         assert self._caps is not None
         if name == "statement_texts":
             statement = compose(probe, self._caps.pss_schema)
-            return Query(statement, {"queryids": self._tracker.wanted_texts[:1000]}, tuples=True)
+            queryids = sorted({queryid for _, _, queryid in self._tracker.wanted_texts[:1000]})
+            return Query(statement, {"queryids": queryids}, tuples=True)
         if name == "lock_blockers":
             return Query(compose(probe), {"pids": list(self._locks.resolve)}, tuples=True)
         query = self._queries.get(probe)

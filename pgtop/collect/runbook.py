@@ -27,7 +27,6 @@ Every outcome is one line for the user; a server's refusal or failure never rais
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -37,10 +36,10 @@ from psycopg import errors
 
 from pgtop import units
 from pgtop.actions import Outcome
-from pgtop.collect.batch import Conn, Query, run_batch
+from pgtop.collect.batch import Query, run_batch
 from pgtop.collect.capabilities import quote_ident
 from pgtop.collect.probes import SPECS, compose, resolve
-from pgtop.collect.signals import open_action_session
+from pgtop.collect.signals import ActionSession
 from pgtop.collect.source import ConnectionLostError, first_line
 from pgtop.config import ConnectionSettings
 from pgtop.conninfo import parse_dsn
@@ -51,14 +50,12 @@ _SLOT_NAME = re.compile(r"[a-z0-9_]{1,63}")
 """What PostgreSQL accepts as a replication slot name."""
 
 
-class _Session:
+class _Session(ActionSession):
     """One server's action session, one action at a time."""
 
     def __init__(self, name: str, dsn: str | None, settings: ConnectionSettings) -> None:
+        super().__init__(parse_dsn(dsn), settings)
         self.name = name
-        self._params = parse_dsn(dsn)
-        self._settings = settings
-        self._conn: Conn | None = None
         self.lock = asyncio.Lock()
 
     async def run(self, probe_name: str, params: Mapping[str, Any] | None = None) -> list[Any]:
@@ -71,8 +68,8 @@ class _Session:
             (rows,) = await run_batch(
                 conn,
                 [Query(compose(probe), params)],
-                statement_timeout_ms=self._settings.statement_timeout_ms,
-                lock_timeout_ms=self._settings.lock_timeout_ms,
+                statement_timeout_ms=self.settings.statement_timeout_ms,
+                lock_timeout_ms=self.settings.lock_timeout_ms,
             )
         except psycopg.Error:
             if conn.broken or conn.closed:
@@ -82,26 +79,13 @@ class _Session:
 
     def hint(self, probe: str) -> str:
         """The grant ``probe`` needs, for the role the session runs as and its database."""
-        conn = self._conn
-        user = conn.info.user if conn is not None else self._params.get("user", "")
-        dbname = conn.info.dbname if conn is not None else self._params.get("dbname", user)
+        conn = self.conn
+        user = conn.info.user if conn is not None else self.params.get("user", "")
+        dbname = conn.info.dbname if conn is not None else self.params.get("dbname", user)
         return SPECS[probe].grant.format(role=quote_ident(user), database=quote_ident(dbname))
 
-    async def connect(self) -> Conn:
-        if self._conn is not None and not (self._conn.closed or self._conn.broken):
-            return self._conn
-        await self.close()
-        self._conn = await open_action_session(self._params, self._settings)
-        return self._conn
-
     def lost(self) -> bool:
-        return self._conn is None
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.closed:
-            with contextlib.suppress(psycopg.Error):
-                await conn.close()
+        return self.conn is None
 
 
 class RunbookActions:

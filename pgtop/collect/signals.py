@@ -39,7 +39,7 @@ from pgtop.collect.source import ConnectionLostError, first_line
 from pgtop.config import ConnectionSettings
 from pgtop.conninfo import parse_dsn
 
-__all__ = ["ACTION_SESSION_SUFFIX", "BackendSignals", "open_action_session"]
+__all__ = ["ACTION_SESSION_SUFFIX", "ActionSession", "BackendSignals", "open_action_session"]
 
 ACTION_SESSION_SUFFIX = " (actions)"
 """Appended to pgtop's application_name for the action session (it shows in the activity list
@@ -66,7 +66,7 @@ class BackendSignals:
         self._name = name
         self._params = parse_dsn(dsn)
         self._settings = settings or ConnectionSettings()
-        self._conn: Conn | None = None
+        self._session = ActionSession(self._params, self._settings)
         self._pss: tuple[str | None, str | None] | None = None
         """(pg_stat_statements version, schema) in the action session's database."""
         self._lock = asyncio.Lock()
@@ -79,7 +79,7 @@ class BackendSignals:
         """Cancel the query of, or terminate, backend ``pid`` started at ``backend_start``."""
         async with self._lock:  # one action at a time on the session
             try:
-                conn = await self._session()
+                conn = await self._session.connect()
             except ConnectionLostError as exc:
                 return Outcome(False, f"{self._name}: no session for the action: {exc}")
             try:
@@ -97,7 +97,7 @@ class BackendSignals:
             return BulkOutcome(False, f"nothing to {signal.value}")
         async with self._lock:
             try:
-                conn = await self._session()
+                conn = await self._session.connect()
             except ConnectionLostError as exc:
                 return BulkOutcome(False, f"{self._name}: no session for the action: {exc}")
             probe = resolve("signal_backends", conn.info.server_version)
@@ -124,7 +124,7 @@ class BackendSignals:
         """The locks backend ``pid`` holds and awaits (the backend details screen's ``l``)."""
         async with self._lock:
             try:
-                conn = await self._session()
+                conn = await self._session.connect()
             except ConnectionLostError as exc:
                 return LockReport(pid, error=f"{self._name}: no session to read locks: {exc}")
             probe = resolve("backend_locks", conn.info.server_version)
@@ -161,7 +161,7 @@ class BackendSignals:
         """Every counter of one pg_stat_statements entry (the statement details screen)."""
         async with self._lock:
             try:
-                conn = await self._session()
+                conn = await self._session.connect()
             except ConnectionLostError as exc:
                 return StatementReport(error=f"{self._name}: no session: {exc}")
             timeout_ms = self._settings.statement_timeout_ms
@@ -205,19 +205,9 @@ class BackendSignals:
 
     async def close(self) -> None:
         self._pss = None
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.closed:
-            with contextlib.suppress(psycopg.Error):
-                await conn.close()
+        await self._session.close()
 
     # ------------------------------------------------------------------ internals
-
-    async def _session(self) -> Conn:
-        if self._conn is not None and not (self._conn.closed or self._conn.broken):
-            return self._conn
-        await self.close()
-        self._conn = await open_action_session(self._params, self._settings)
-        return self._conn
 
     async def _send(
         self, conn: Conn, signal: Signal, pid: int, backend_start: datetime | None
@@ -278,6 +268,36 @@ class BackendSignals:
         return f"{self._name}: could not {verb} pid {pid}: {first_line(exc)}"
 
 
+class ActionSession:
+    """One action session to one server: opened on first use, reopened once lost; close()
+    also closes a session that was still opening (the app quitting mid look-up)."""
+
+    def __init__(self, params: Mapping[str, Any], settings: ConnectionSettings) -> None:
+        self.params = params
+        self.settings = settings
+        self.conn: Conn | None = None
+        self._closes = 0  # close() calls so far: a session opened across one is closed too
+
+    async def connect(self) -> Conn:
+        if self.conn is not None and not (self.conn.closed or self.conn.broken):
+            return self.conn
+        await self.close()
+        closes = self._closes
+        conn = await open_action_session(self.params, self.settings)
+        if closes != self._closes:
+            await conn.close()
+            raise ConnectionLostError("the action session was closed")
+        self.conn = conn
+        return conn
+
+    async def close(self) -> None:
+        self._closes += 1
+        conn, self.conn = self.conn, None
+        if conn is not None and not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                await conn.close()
+
+
 async def open_action_session(params: Mapping[str, Any], settings: ConnectionSettings) -> Conn:
     """A new action session (``<app> (actions)``), ready to read any server text;
     ConnectionLostError, one line, when it cannot be opened."""
@@ -288,6 +308,9 @@ async def open_action_session(params: Mapping[str, Any], settings: ConnectionSet
     except psycopg.Error as exc:
         await conn.close()
         raise ConnectionLostError(first_line(exc)) from None
+    except BaseException:  # cancelled (the app closing): never leave a session open behind
+        await conn.close()
+        raise
     return conn
 
 

@@ -1,7 +1,7 @@
 """pg_stat_statements between ticks: per-interval rates, reset detection, and the text cache.
 
 A read takes every entry's numeric columns (``showtext := false``; see the statements SQL for
-the column order). Texts are fetched only for queryids the cache lacks, in the NEXT tick's round
+the column order). Texts are fetched only for entries the cache lacks, in the NEXT tick's round
 trip, and only for the top ``text_budget`` entries of the current order, so a pg_stat_statements
 larger than the cache never makes pgtop fetch texts every tick.
 
@@ -52,53 +52,57 @@ _MEAN, _STDDEV, _MIN, _MAX = 11, 12, 13, 14
 _COUNTERS = slice(_CALLS, _IO + 1)
 
 Key = tuple[int, int, bool | None, int]
+TextKey = tuple[int, int, int]
+"""(userid, dbid, queryid): one entry's own text. A queryid alone is not enough: two roles'
+entries share it when their texts differ only in comments, aliases, constants or spacing, and
+each must show its own (``SELECT 1 AS one /* app=billing */`` is not ``SELECT $1``)."""
 
 # The probes a read of pg_stat_statements consists of (dropped together on the ticks between).
 READ_PROBES = frozenset({"statements", "statements_info"})
 
 
 class TextCache:
-    """Query texts by queryid: LRU, bounded by entry count; very long texts are cut. Texts are
-    stored with their secret literals masked (:func:`pgtop.redact.redact_secrets`): a record
-    never holds a password."""
+    """Query texts by entry (:data:`TextKey`): LRU, bounded by entry count; very long texts are
+    cut. Texts are stored with their secret literals masked
+    (:func:`pgtop.redact.redact_secrets`): a record never holds a password."""
 
     def __init__(self, capacity: int = 5000, max_chars: int = 65536) -> None:
         self.capacity = capacity
         self.max_chars = max_chars
-        self._texts: OrderedDict[int, str] = OrderedDict()
+        self._texts: OrderedDict[TextKey, str] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._texts)
 
-    def __contains__(self, queryid: object) -> bool:
-        return queryid in self._texts
+    def __contains__(self, key: object) -> bool:
+        return key in self._texts
 
-    def get(self, queryid: int) -> str | None:
-        text = self._texts.get(queryid)
+    def get(self, key: TextKey) -> str | None:
+        text = self._texts.get(key)
         if text is not None:
-            self._texts.move_to_end(queryid)
+            self._texts.move_to_end(key)
         return text
 
-    def put(self, queryid: int, text: str) -> None:
+    def put(self, key: TextKey, text: str) -> None:
         if len(text) > self.max_chars:
             # masked after the cut: a literal the cut leaves open is masked to the end
             text = redact_secrets(text[: self.max_chars]) + " …"
         else:
             text = redact_secrets(text)
-        self._texts[queryid] = text
-        self._texts.move_to_end(queryid)
+        self._texts[key] = text
+        self._texts.move_to_end(key)
         while len(self._texts) > self.capacity:
             self._texts.popitem(last=False)
 
-    def store(self, rows: Iterable[Sequence[Any]], asked: Iterable[int]) -> None:
-        """Keep fetched ``(queryid, query)`` rows; ids asked for but gone are cached as ""."""
-        found: dict[int, str] = {}
-        for queryid, query in rows:
-            # another role's entry may read "<insufficient privilege>": prefer a real text
-            if queryid not in found or found[queryid].startswith("<insufficient"):
-                found[int(queryid)] = query or ""
-        for queryid in asked:
-            self.put(queryid, found.get(queryid, ""))
+    def store(self, rows: Iterable[Sequence[Any]], asked: Iterable[TextKey]) -> None:
+        """Keep fetched ``(userid, dbid, queryid, query)`` rows (the fetch asks by queryid:
+        entries of other roles come too and are kept while they are asked for); entries asked
+        for but gone are cached as ""."""
+        found: dict[TextKey, str] = {}
+        for userid, dbid, queryid, query in rows:
+            found.setdefault((int(userid), int(dbid), int(queryid)), query or "")
+        for key in asked:
+            self.put(key, found.get(key, ""))
 
 
 class StatementTracker:
@@ -132,7 +136,8 @@ class StatementTracker:
         self._read_at: float | None = None  # clock() of the last read; None: read next tick
         self._unread_s: float | None = 0.0  # interval seconds of the ticks since the last read
         self._last: tuple[tuple[Statement, ...], StatementsStatus] | None = None
-        self.wanted_texts: list[int] = []
+        self._last_keys: tuple[TextKey, ...] = ()  # the text key of each of _last's records
+        self.wanted_texts: list[TextKey] = []
         self.unknown_oids = False
         self.reads = 0  # reads of pg_stat_statements so far (tests, benchmarks)
 
@@ -145,6 +150,7 @@ class StatementTracker:
         self._read_at = None
         self._unread_s = 0.0
         self._last = None
+        self._last_keys = ()
 
     # ------------------------------------------------------------------ read schedule
 
@@ -213,10 +219,11 @@ class StatementTracker:
         current: dict[Key, Sequence[Any]] = {}
         records = self._records
         current_records: dict[Key, Statement] = {}
-        out: list[Statement] = []
+        out: list[tuple[Statement, TextKey]] = []
         unknown = False
         for row in rows:
             key: Key = (row[_USERID], row[_DBID], row[_TOPLEVEL], row[_QUERYID])
+            text_key: TextKey = (row[_USERID], row[_DBID], row[_QUERYID])
             current[key] = row
             prev = previous.get(key)
             user = roles.get(row[_USERID])
@@ -228,12 +235,12 @@ class StatementTracker:
                 and same.calls_per_s == 0
                 and same.user == user
                 and same.database == database
-                and (same.query or row[_QUERYID] not in self.texts)
+                and (same.query or text_key not in self.texts)
             ):
                 # idle since the last two reads: the very same record (the history ring holds
                 # one object for thousands of samples, not one each)
                 current_records[key] = same
-                out.append(same)
+                out.append((same, text_key))
                 continue
             rates: tuple[float | None, ...] = (None,) * 8
             if prev is not None and seconds:
@@ -241,38 +248,37 @@ class StatementTracker:
                     reset = True
                 else:
                     rates = _rates(prev, row, seconds)
-            out.append(
-                Statement(
-                    queryid=row[_QUERYID],
-                    user=user,
-                    database=database,
-                    query=self.texts.get(row[_QUERYID]) or "",
-                    calls_per_s=rates[0],
-                    exec_ms_per_s=rates[1],
-                    mean_ms_interval=rates[2],
-                    rows_per_s=rates[3],
-                    shared_hit_per_s=rates[4],
-                    shared_read_per_s=rates[5],
-                    temp_blks_per_s=rates[6],
-                    io_ms_per_s=rates[7],
-                    calls=int(row[_CALLS]),
-                    total_exec_ms=float(row[_EXEC]),
-                    mean_ms=float(row[_MEAN]),
-                    stddev_ms=float(row[_STDDEV]),
-                    min_ms=float(row[_MIN]),
-                    max_ms=float(row[_MAX]),
-                    rows=int(row[_ROWS]),
-                    shared_hit=int(row[_HIT]),
-                    shared_read=int(row[_READ]),
-                )
+            record = Statement(
+                queryid=row[_QUERYID],
+                user=user,
+                database=database,
+                query=self.texts.get(text_key) or "",
+                calls_per_s=rates[0],
+                exec_ms_per_s=rates[1],
+                mean_ms_interval=rates[2],
+                rows_per_s=rates[3],
+                shared_hit_per_s=rates[4],
+                shared_read_per_s=rates[5],
+                temp_blks_per_s=rates[6],
+                io_ms_per_s=rates[7],
+                calls=int(row[_CALLS]),
+                total_exec_ms=float(row[_EXEC]),
+                mean_ms=float(row[_MEAN]),
+                stddev_ms=float(row[_STDDEV]),
+                min_ms=float(row[_MIN]),
+                max_ms=float(row[_MAX]),
+                rows=int(row[_ROWS]),
+                shared_hit=int(row[_HIT]),
+                shared_read=int(row[_READ]),
             )
-            current_records[key] = out[-1]
+            current_records[key] = record
+            out.append((record, text_key))
         self._previous = current
         self._records = current_records
         self.unknown_oids = unknown
-        out.sort(key=_order)
-        wanted = [s.queryid for s in out[: self.text_budget] if s.queryid not in self.texts]
-        urgent = any(s.queryid not in self.texts for s in out[: self.urgent])
+        out.sort(key=lambda pair: _order(pair[0]))
+        wanted = [k for _, k in out[: self.text_budget] if k not in self.texts]
+        urgent = any(k not in self.texts for _, k in out[: self.urgent])
         self._since_fetch += 1
         # Reading texts makes the server read its whole query-text file: do it for the rows
         # people look at right away, for the long tail only now and then.
@@ -283,7 +289,8 @@ class StatementTracker:
         status = StatementsStatus(
             available=True, dealloc=dealloc, stats_reset=stats_reset, reset_detected=reset
         )
-        self._last = (tuple(out), status)
+        self._last = (tuple(s for s, _ in out), status)
+        self._last_keys = tuple(k for _, k in out)
         return self._last
 
     def _repeat(self, seconds: float | None) -> tuple[tuple[Statement, ...], StatementsStatus]:
@@ -297,8 +304,8 @@ class StatementTracker:
         statements, status = self._last
         if fetched:
             filled = [
-                replace(s, query=text) if not s.query and (text := self.texts.get(s.queryid)) else s
-                for s in statements
+                replace(s, query=text) if not s.query and (text := self.texts.get(k)) else s
+                for s, k in zip(statements, self._last_keys, strict=True)
             ]
             if any(a is not b for a, b in zip(filled, statements, strict=True)):
                 statements = tuple(filled)
