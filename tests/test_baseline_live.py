@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.types.numeric import Int4
 
 from pgtop.baseline import load, parse, render
 from pgtop.baseline.live import LiveBaseline
@@ -68,7 +69,9 @@ def steady_lookups(lab: Lab) -> Iterator[None]:
             n = 0
             while not stop.is_set():
                 n = n % 60000 + 1
-                conn.execute(LOOKUP, (n,))
+                # always int4: psycopg sends a small int as int2, and "id = $1::int2" is
+                # another statement (another queryid) than "id = $1::int4"
+                conn.execute(LOOKUP, (Int4(n),))
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
