@@ -31,7 +31,7 @@ from pgtop.model import Level, Sample
 from tests.collect_fixtures import su
 from tests.test_cli import assert_one_line_error, pgtop
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.one_major]
 
 TABLE = "pgtop_baseline_lookup"
 LOOKUP = f"SELECT v FROM {TABLE} WHERE id = %s"

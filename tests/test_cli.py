@@ -18,6 +18,8 @@ from pgtop.cli import main
 from pgtop.commands import snapshot
 from pgtop.lab import MONITOR_ROLE, Lab, LabState, PgInstall, pid_alive
 
+pytestmark = pytest.mark.one_major  # see tests/conftest.py
+
 SECRET = "s3cr3t-Pa55"
 
 

@@ -24,6 +24,8 @@ from psycopg import sql
 from pgtop.lab import APP_DATABASE, APP_ROLE, MONITOR_ROLE, Lab, PgInstall
 from pgtop.workload import pgbench
 
+pytestmark = pytest.mark.one_major  # see tests/conftest.py
+
 SECRET = "s3cr3t-Pa55"
 
 

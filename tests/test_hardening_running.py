@@ -50,7 +50,7 @@ from pgtop.workload import idle_in_transaction, long_query
 from tests.collect_fixtures import until
 from tests.product_gc import product_gc
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.one_major]
 
 INTERVAL = 0.5
 HANG_LIMIT = 3.0  # the sampler's own minimum is two intervals

@@ -27,6 +27,8 @@ from pgtop.feed import ProbeGroup, Wants, show_pane
 from pgtop.lab import Lab
 from pgtop.model import AnySample, Level, Role, Sample, ServerInfo
 
+pytestmark = pytest.mark.one_major  # see tests/conftest.py
+
 
 class SleepySource:
     """Each poll runs `SELECT pg_sleep(delay)` on a real connection."""

@@ -26,6 +26,8 @@ from pgtop.ui.screens.statement import StatementScreen, counter_text
 from tests import ui_samples as s
 from tests.test_ui_app import PushFeed, push, rendered_text, table
 
+pytestmark = pytest.mark.one_major  # see tests/conftest.py
+
 PLANS = Path(__file__).parent / "plans"
 
 

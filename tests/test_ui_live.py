@@ -45,6 +45,8 @@ from pgtop.workload import (
     pgbench,
 )
 
+pytestmark = pytest.mark.one_major  # see tests/conftest.py
+
 T = TypeVar("T")
 INTERVAL = 0.5
 SIZE = (200, 50)

@@ -45,7 +45,7 @@ from pgtop.ui.panes.pools import PoolsPane
 from pgtop.ui.panes.replication import ReplicationPane
 from pgtop.ui.panes.statements import StatementsPane
 from pgtop.ui.screens.ask import AskNumber
-from pgtop.ui.screens.backend import BackendScreen
+from pgtop.ui.screens.backend import BackendScreen, warm_up_highlighting
 from pgtop.ui.screens.confirm import ConfirmScreen, confirm_bulk, confirm_signal
 from pgtop.ui.screens.detail import DetailScreen
 from pgtop.ui.screens.help import HelpScreen, collect_bindings
@@ -264,6 +264,7 @@ class PgtopApp(App[None]):
         if not self.is_headless:  # a real terminal (tests and benchmarks call it themselves)
             settle_gc()
         self._run_feed()
+        self.set_timer(1.0, warm_up_highlighting, name="warm up highlighting")
 
     def _display(self, screen: Screen[Any], renderable: RenderableType | None) -> None:
         """Each screen update writes only the refreshed spans (see cropped_update)."""

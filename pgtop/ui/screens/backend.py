@@ -31,7 +31,13 @@ from pgtop.collect.locktree import lineage
 from pgtop.model import Backend, LockNode, Sample
 from pgtop.text import one_line, visible
 
-__all__ = ["BackendScreen", "find_backend", "is_truncated", "query_view"]
+__all__ = [
+    "BackendScreen",
+    "find_backend",
+    "is_truncated",
+    "query_view",
+    "warm_up_highlighting",
+]
 
 
 def find_backend(sample: Sample, pid: int, backend_start: datetime | None) -> Backend | None:
@@ -53,6 +59,12 @@ HIGHLIGHTED_CHARS = 4096
 """A longer text is highlighted up to here and plain after it: lexing and wrapping a
 highlighted 60,000-character IN list takes ~0.8 s (the screen would freeze on enter), the
 plain rest ~25 ms."""
+
+
+def warm_up_highlighting() -> None:
+    """Load the SQL lexer now: pygments compiles its rules on first use (~25 ms), which would
+    otherwise land on the first enter on a row (the app calls this once it is idle)."""
+    Syntax("SELECT 1", "sql").highlight("SELECT 1")
 
 
 def query_view(query: str, *, dark: bool) -> RenderableType:
