@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, ClassVar, cast
 
 from rich.console import RenderableType
-from textual import on, work
-from textual.app import App, ComposeResult, ScreenStackError, SystemCommand
+from textual import constants, on, work
+from textual.app import WINDOWS, App, ComposeResult, ScreenStackError, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.logging import TextualHandler
 from textual.message import Message
@@ -44,6 +44,7 @@ from pgtop.ui.panes.locks import LocksPane
 from pgtop.ui.panes.pools import PoolsPane
 from pgtop.ui.panes.replication import ReplicationPane
 from pgtop.ui.panes.statements import StatementsPane
+from pgtop.ui.quiet_input import QuietInputDriver
 from pgtop.ui.screens.ask import AskNumber
 from pgtop.ui.screens.backend import BackendScreen, warm_up_highlighting
 from pgtop.ui.screens.confirm import ConfirmScreen, confirm_bulk, confirm_signal
@@ -158,7 +159,9 @@ class PgtopApp(App[None]):
         action_log: ActionLog | None = None,
         runbook: Runbook | None = None,
     ) -> None:
-        super().__init__()
+        # Textual's own driver on Windows (and whatever TEXTUAL_DRIVER names)
+        quiet = not WINDOWS and constants.DRIVER is None
+        super().__init__(driver_class=QuietInputDriver if quiet else None)
         self.runbook = runbook
         """Resume replay, drop a slot (palette commands, offered where they apply)."""
         self.action_log = action_log or ActionLog()
