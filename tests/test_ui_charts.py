@@ -62,6 +62,30 @@ async def test_redrawn_on_change_only_and_spaced() -> None:
         assert chart.redraws == base + 3
 
 
+async def test_a_flat_line_that_grew_is_not_drawn_again() -> None:
+    """On an idle server most series are flat: a longer flat line is the same picture, and
+    plotext is not asked again; a point off the line is drawn."""
+    clock = Clock()
+    chart = MetricChart("active", min_redraw_s=0.3, clock=clock)
+    async with ChartApp(chart).run_test(size=(40, 10)) as pilot:
+        await pilot.pause()
+        assert chart.set_series([-2.0, -1.0, 0.0], [0.0, 0.0, 0.0])
+        await pilot.pause()
+        base = chart.redraws
+        drawn = list(chart.plot._strips)
+        clock.now += 1.0
+        assert chart.set_series([-3.0, -2.0, -1.0, 0.0], [0.0] * 4)
+        await pilot.pause()
+        assert chart.redraws == base
+        assert chart.plot.same_picture == 1
+        assert chart.plot._strips == drawn
+        assert not chart.wants_data()  # as good as drawn: the spacing starts again
+        clock.now += 1.0
+        assert chart.set_series([-4.0, -3.0, -2.0, -1.0, 0.0], [0.0, 0.0, 0.0, 0.0, 1.0])
+        await pilot.pause()
+        assert chart.redraws == base + 1
+
+
 def test_a_short_series_is_drawn_whole() -> None:
     xs, ys = [-3.0, -2.0, -1.0, 0.0], [1.0, 5.0, 2.0, 3.0]
     assert thinned(xs, ys, 10) == (xs, ys)

@@ -127,6 +127,9 @@ class Plot(PlotextPlot):
         self._generation = 0
         self._strips: list[Strip] = []
         self._drawn_for: tuple[object, ...] | None = None
+        self._picture: tuple[object, ...] | None = None
+        self.same_picture = 0
+        """Redraws skipped because the data drew the same picture (a flat line that grew)."""
 
     def redraw(self) -> None:
         """Draw the plot again (its data changed)."""
@@ -137,6 +140,7 @@ class Plot(PlotextPlot):
         super().notify_style_update()
         self._own_lines.forget()
         self._drawn_for = None
+        self._picture = None
         self._painter.forget()
 
     def _colour(self) -> tuple[int, int, int]:
@@ -184,10 +188,42 @@ class Plot(PlotextPlot):
         key = (width, height, base, self.app.theme, self._generation)
         if key != self._drawn_for:
             self._drawn_for = key
-            self._strips = self._draw(width, height, base)
+            picture = (width, height, base, self.app.theme, self.picture(width, height))
+            if picture == self._picture:
+                self.same_picture += 1
+                self.drawn_at = self.clock()  # as good as drawn: the spacing starts again
+                self.drawn_span = (self.xs[-1] - self.xs[0]) if self.xs else 0.0
+            else:
+                self._picture = picture
+                self._strips = self._draw(width, height, base)
         if y < len(self._strips):
             return self._strips[y]
         return Strip([Segment(" " * width, base)], width)
+
+    def picture(self, width: int, height: int) -> tuple[object, ...]:
+        """What a drawing of the data at this size would show: the y range (the axis labels)
+        and the line's corners at 8x the braille dots' resolution. Points inside a level run
+        draw nothing of their own, so a flat line is the same picture however long it grew
+        (on an idle server most charts are flat: drawing them again cost ~1 ms a tick)."""
+        if not self.xs:
+            return ()
+        xs, ys = thinned(self.xs, self.ys, 2 * max(1, width))
+        low, high = min(self.ys), max(self.ys)
+        if high == low:
+            high = low + 1
+        y_low = min(0.0, low)
+        x_low = min(self.xs[0], -1.0)
+        columns, rows = 16 * max(1, width), 32 * max(1, height)
+        points = [
+            (round((x - x_low) / -x_low * columns), round((y - y_low) / (high - y_low) * rows))
+            for x, y in zip(xs, ys, strict=True)
+        ]
+        corners = [
+            point
+            for i, point in enumerate(points)
+            if i in (0, len(points) - 1) or not points[i - 1][1] == point[1] == points[i + 1][1]
+        ]
+        return (y_low, high, tuple(corners))
 
     def _draw(self, width: int, height: int, base: Style) -> list[Strip]:
         drawn = self.render()
