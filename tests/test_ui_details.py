@@ -179,6 +179,8 @@ def test_counter_text_uses_the_units() -> None:
     assert counter_text("total_exec_time", 1234.5) == "1234 ms"
     assert counter_text("wal_bytes", 3 * 1024**2) == "3 MiB"
     assert counter_text("calls", 1234567) == "1,234,567"
+    assert counter_text("queryid", -5225924764590784693) == "-5225924764590784693"  # a name
+    assert counter_text("userid", 16384) == "16384"
     assert counter_text("toplevel", True) == "True"
     assert counter_text("stats_since", "2026-12-03 10:00:00+00") == "2026-12-03 10:00:00+00"
 

@@ -29,11 +29,15 @@ from pgtop.ui.widgets.charts import MetricChart
 __all__ = ["StatementScreen", "counter_text"]
 
 
+_IDENTIFIERS = frozenset({"queryid", "userid", "dbid"})
+"""Columns that name things: written as the server does, not as counts (no separators)."""
+
+
 def counter_text(name: str, value: object) -> str:
     """One pg_stat_statements column as pgtop writes its kind of quantity."""
     if value is None:
         return "—"
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or name in _IDENTIFIERS:
         return one_line(str(value))
     if name.endswith("_time"):
         return units.ms(float(value))
