@@ -285,6 +285,10 @@ async def test_every_counter_of_one_statement(lab: Lab) -> None:
             counters
         )
         assert "query" not in counters
+        names = [name for name, _ in report.counters]
+        # the server's column order, as \d pg_stat_statements lists them
+        assert names.index("userid") < names.index("calls") < names.index("total_exec_time")
+        assert names.index("total_exec_time") < names.index("rows") < names.index("wal_bytes")
         assert report.server_total_ms is not None
         assert report.server_total_ms >= counters["total_exec_time"]
         gone = await inspector.statement(1, user, database)

@@ -199,7 +199,9 @@ class BackendSignals:
             return StatementReport(error=f"statement {queryid} is no longer in pg_stat_statements")
         total = rows[0]["server_total_ms"]
         return StatementReport(
-            counters=tuple(rows[0]["counters"].items()),
+            counters=tuple(
+                (name, value) for name, value in rows[0]["counters"].items() if name != "query"
+            ),
             server_total_ms=float(total) if total is not None else None,
         )
 

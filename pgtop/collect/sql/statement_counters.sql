@@ -1,8 +1,9 @@
 -- On demand (statement details): every column pg_stat_statements has for one entry, under
--- the server's own names whatever its version, without the text (the monitor has it), and the
--- server's total execution time for the entry's share. Run on the action session.
+-- the server's own names and in its column order whatever its version (json, not jsonb, which
+-- orders keys by length), the text left unread (the monitor has it), and the server's total
+-- execution time for the entry's share. Run on the action session.
 SELECT
-    to_jsonb(s) - 'query' AS counters,
+    to_json(s) AS counters,
     (SELECT sum(t.total_exec_time) FROM {schema}.pg_stat_statements(false) AS t)
         AS server_total_ms
 FROM {schema}.pg_stat_statements(false) AS s
