@@ -63,10 +63,8 @@ class History:
         oldest_kept = sample.taken_at - self.window
         while ring[0].taken_at < oldest_kept:
             ring.popleft()
-        if isinstance(sample, Sample) and sample.statements and not sample.error:
-            status = sample.statements_status
-            if status is None or status.read_now:  # a carried-over read adds no point again
-                self._add_statements(sample, oldest_kept.timestamp())
+        if isinstance(sample, Sample) and sample.statements_read:
+            self._add_statements(sample, oldest_kept.timestamp())
 
     def _add_statements(self, sample: Sample, oldest: float) -> None:
         """One point per statement called in the interval (interval rates only exist then)."""

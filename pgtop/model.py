@@ -429,6 +429,14 @@ class Sample:
     messages: tuple[str, ...] = ()  # probes switched off, each with the grant/setting to enable
     health: tuple[Status, ...] = ()
 
+    @property
+    def statements_read(self) -> bool:
+        """Statements read on this tick (not the last read carried over, not a failed tick):
+        what adds chart points and is judged."""
+        status = self.statements_status
+        read_now = status is None or status.read_now
+        return bool(self.statements) and self.error is None and read_now
+
 
 @dataclass(frozen=True, slots=True)
 class BouncerSample:

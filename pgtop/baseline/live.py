@@ -59,9 +59,7 @@ class LiveBaseline:
         the statements, the last verdict kept on one that did not (no flapping)."""
         if sample.source != source:
             return None
-        status = sample.statements_status
-        read_now = status is None or status.read_now
-        if sample.statements and sample.error is None and read_now:
+        if sample.statements_read:
             self._last[source] = self.status(sample.statements, sample.interval_s, source)
         return self._last.get(source)
 
