@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from rich.color import Color as RichColor
 from rich.segment import Segment
@@ -154,30 +155,31 @@ class Plot(PlotextPlot):
 
     def render(self) -> RenderResult:
         """The plot as plain text with the line's dots coloured (see :func:`plot_text`)."""
-        self.redraws += 1
-        self.drawn_at = self.clock()
-        self.drew_data = bool(self.xs)
-        self.drawn_span = (self.xs[-1] - self.xs[0]) if self.xs else 0.0
         width, height = self.size
+        return self._drawing(_frame(self.xs, self.ys, width), width, height)
+
+    def _drawing(self, frame: _Frame | None, width: int, height: int) -> Text:
+        self.redraws += 1
+        self._mark_drawn()
         plt = self.plt
         plt.clear_data()
-        if not self.xs:
+        if frame is None:
             plt.clear_figure()  # with data, every setting is given again below (it deep-copies)
         else:
-            xs, ys = thinned(self.xs, self.ys, 2 * max(1, width))  # braille: 2 dots a cell
-            plt.plot(xs, ys, marker="braille")
-            low = min(self.ys)
-            high = max(self.ys)
-            if high == low:
-                high = low + 1
-            plt.ylim(min(0.0, low), high)
-            plt.xlim(min(self.xs[0], -1.0), 0.0)
+            plt.plot(frame.xs, frame.ys, marker="braille")
+            plt.ylim(frame.y_low, frame.y_high)
+            plt.xlim(frame.x_low, 0.0)
         plt.xticks([])
         plt.frame(False)
         plt.plotsize(width, height)
         plt._set_size(width, height)  # noqa: SLF001 - as PlotextPlot.render does (its issue 5)
         plt.theme("clear")
         return plot_text(plt.build(), Style(color=RichColor.from_rgb(*self._colour())))
+
+    def _mark_drawn(self) -> None:
+        self.drawn_at = self.clock()
+        self.drew_data = bool(self.xs)
+        self.drawn_span = (self.xs[-1] - self.xs[0]) if self.xs else 0.0
 
     def render_lines(self, crop: Region) -> list[Strip]:
         return self._own_lines.render_lines(self, crop, super().render_lines)
@@ -188,48 +190,62 @@ class Plot(PlotextPlot):
         key = (width, height, base, self.app.theme, self._generation)
         if key != self._drawn_for:
             self._drawn_for = key
-            picture = (width, height, base, self.app.theme, self.picture(width, height))
+            frame = _frame(self.xs, self.ys, width)
+            picture = (width, height, base, self.app.theme, _picture(frame, width, height))
             if picture == self._picture:
                 self.same_picture += 1
-                self.drawn_at = self.clock()  # as good as drawn: the spacing starts again
-                self.drawn_span = (self.xs[-1] - self.xs[0]) if self.xs else 0.0
+                self._mark_drawn()  # as good as drawn: the spacing starts again
             else:
                 self._picture = picture
-                self._strips = self._draw(width, height, base)
+                self._strips = self._draw(frame, width, height, base)
         if y < len(self._strips):
             return self._strips[y]
         return Strip([Segment(" " * width, base)], width)
 
-    def picture(self, width: int, height: int) -> tuple[object, ...]:
-        """What a drawing of the data at this size would show: the y range (the axis labels)
-        and the line's corners at 8x the braille dots' resolution. Points inside a level run
-        draw nothing of their own, so a flat line is the same picture however long it grew
-        (on an idle server most charts are flat: drawing them again cost ~1 ms a tick)."""
-        if not self.xs:
-            return ()
-        xs, ys = thinned(self.xs, self.ys, 2 * max(1, width))
-        low, high = min(self.ys), max(self.ys)
-        if high == low:
-            high = low + 1
-        y_low = min(0.0, low)
-        x_low = min(self.xs[0], -1.0)
-        columns, rows = 16 * max(1, width), 32 * max(1, height)
-        points = [
-            (round((x - x_low) / -x_low * columns), round((y - y_low) / (high - y_low) * rows))
-            for x, y in zip(xs, ys, strict=True)
-        ]
-        corners = [
-            point
-            for i, point in enumerate(points)
-            if i in (0, len(points) - 1) or not points[i - 1][1] == point[1] == points[i + 1][1]
-        ]
-        return (y_low, high, tuple(corners))
-
-    def _draw(self, width: int, height: int, base: Style) -> list[Strip]:
-        drawn = self.render()
-        text = drawn if isinstance(drawn, Text) else Text(str(drawn))
-        lines = text.split("\n", allow_blank=True)[:height]
+    def _draw(self, frame: _Frame | None, width: int, height: int, base: Style) -> list[Strip]:
+        lines = self._drawing(frame, width, height).split("\n", allow_blank=True)[:height]
         return [Strip(merged(self._painter.runs(line, width, base)), width) for line in lines]
+
+
+class _Frame(NamedTuple):
+    """What a drawing plots: the series thinned to the plot's dot columns, and its axes."""
+
+    xs: list[float]
+    ys: list[float]
+    y_low: float
+    y_high: float
+    x_low: float
+
+
+def _frame(xs: Sequence[float], ys: Sequence[float], width: int) -> _Frame | None:
+    if not xs:
+        return None
+    thin_xs, thin_ys = thinned(xs, ys, 2 * max(1, width))  # braille: 2 dots a cell
+    low, high = min(ys), max(ys)
+    if high == low:
+        high = low + 1
+    return _Frame(thin_xs, thin_ys, min(0.0, low), high, min(xs[0], -1.0))
+
+
+def _picture(frame: _Frame | None, width: int, height: int) -> tuple[object, ...]:
+    """What a drawing of ``frame`` at this size shows: the y range (the axis labels) and the
+    line's corners at 8x the braille dots' resolution. Points inside a level run draw nothing
+    of their own, so a flat line is the same picture however long it grew (on an idle server
+    most charts are flat: drawing them again cost ~1 ms a tick)."""
+    if frame is None:
+        return ()
+    columns, rows = 16 * max(1, width), 32 * max(1, height)
+    x_span, y_span = -frame.x_low, frame.y_high - frame.y_low
+    points = [
+        (round((x - frame.x_low) / x_span * columns), round((y - frame.y_low) / y_span * rows))
+        for x, y in zip(frame.xs, frame.ys, strict=True)
+    ]
+    corners = [
+        point
+        for i, point in enumerate(points)
+        if i in (0, len(points) - 1) or not points[i - 1][1] == point[1] == points[i + 1][1]
+    ]
+    return (frame.y_low, frame.y_high, tuple(corners))
 
 
 class MetricChart(Vertical):
