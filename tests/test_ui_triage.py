@@ -212,52 +212,69 @@ def leak(lab: Lab, count: int) -> Iterator[list[psycopg.Connection[Any]]]:
                 conn.close()
 
 
-def _leaked(lab: Lab) -> int:
+def _sessions(lab: Lab, application: str, *, active: bool = False) -> int:
+    """Sessions of ``application`` on the primary (only the active ones with ``active``)."""
     with psycopg.connect(lab.superuser_dsn(), autocommit=True) as conn:
         row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'lab-leaky-app'"
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = %s AND (state = 'active' OR NOT %s)",
+            (application, active),
         ).fetchone()
     assert row is not None
     return int(row[0])
 
 
-@pytest.mark.lab
-async def test_a_leak_is_fixed_in_four_keys(lab: Lab, tmp_path: Path) -> None:
-    """g (group), enter (the leaking application: the biggest group), K, y: every leaked
-    session is gone; the log has one line per session, 0600, no secret."""
+def _live_app(lab: Lab, tmp_path: Path, pgbouncer: str | None = None) -> Any:
+    """The app as the CLI builds it on the lab (empty config), with signals and the log."""
     config_file = tmp_path / "config.toml"
     config_file.write_text("")
     config = load_config(config_file, env={})
-    targets = Targets(lab.monitor_dsn(), (), None)
-    app = make_app(
+    targets = Targets(lab.monitor_dsn(), (), pgbouncer)
+    return make_app(
         config,
         Sampler(make_sources(targets, config), interval=0.5),
         state_path=tmp_path / "state.toml",
         signaller=make_signaller(targets, config),
         action_log=ActionLog(tmp_path / "actions.log"),
     )
+
+
+async def _terminate_biggest_group(app: Any, pilot: Any, application: str, count: int) -> None:
+    """The four keys: g (group), enter (``application``'s sessions: the biggest group), K,
+    and y once the question asks to terminate exactly ``count`` backends."""
+    pane = app.panes["activity"]
+    await until(
+        lambda: sum(
+            1 for _, b in pane.records(pane.view) if b.application == application
+        ) >= count or None if pane.view else None,
+        f"{count} sessions of {application} on screen",
+        20,
+    )  # fmt: skip
+    await pilot.press("g")
+    await pilot.pause()
+    assert table(app, "activity").shown_keys[0].startswith(f"{application}|")
+    await pilot.press("enter", "K")
+    await until(
+        lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None, "the question", 20
+    )
+    question = app.screen.question
+    assert question.startswith(f"Terminate {count} backends"), question
+    await pilot.press("y")
+
+
+@pytest.mark.lab
+async def test_a_leak_is_fixed_in_four_keys(lab: Lab, tmp_path: Path) -> None:
+    """g (group), enter (the leaking application: the biggest group), K, y: every leaked
+    session is gone; the log has one line per session, 0600, no secret."""
+    app = _live_app(lab, tmp_path)
     with leak(lab, 30):
         async with app.run_test(size=(160, 40)) as pilot:
-            pane = app.panes["activity"]
+            await _terminate_biggest_group(app, pilot, "lab-leaky-app", 30)
             await until(
-                lambda: sum(
-                    1 for _, b in pane.records(pane.view) if b.application == "lab-leaky-app"
-                ) >= 30 or None if pane.view else None,
-                "the leaked sessions on screen",
-                20,
-            )  # fmt: skip
-            await pilot.press("g")
-            await pilot.pause()
-            assert table(app, "activity").shown_keys[0].startswith("lab-leaky-app|")
-            await pilot.press("enter", "K")
-            await until(
-                lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None,
-                "the question",
+                lambda: _sessions(lab, "lab-leaky-app") == 0 or None,
+                "every leaked session gone",
                 20,
             )
-            assert app.screen.question.startswith("Terminate 30 backends")  # type: ignore[attr-defined]
-            await pilot.press("y")
-            await until(lambda: _leaked(lab) == 0 or None, "every leaked session gone", 20)
     text = (tmp_path / "actions.log").read_text()
     lines = [json.loads(line) for line in text.splitlines()]
     assert len(lines) == 30
@@ -302,7 +319,7 @@ def hogged_pool(lab: Lab) -> Iterator[tuple[list[_Client], list[_Client]]]:
         for hog in hogs:
             hog.start()
         deadline = time.monotonic() + 20
-        while _running(lab, "lab-report") < BOUNCER_POOL_SIZE:
+        while _sessions(lab, "lab-report", active=True) < BOUNCER_POOL_SIZE:
             assert time.monotonic() < deadline, "the hogs never filled the pool"
             time.sleep(0.05)
         for client in web:
@@ -318,34 +335,13 @@ def hogged_pool(lab: Lab) -> Iterator[tuple[list[_Client], list[_Client]]]:
             client.join(timeout=20)
 
 
-def _running(lab: Lab, application: str) -> int:
-    with psycopg.connect(lab.superuser_dsn(), autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE application_name = %s AND state = 'active'",
-            (application,),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
 @pytest.mark.lab
 async def test_a_hogged_pgbouncer_pool_is_freed_in_four_keys(lab: Lab, tmp_path: Path) -> None:
     """Long statements holding every server connection of a PgBouncer pool: the first screen
     flags the pool with its name, and g, enter (the hogs: the biggest group), K, y end them;
     the clients queued in PgBouncer are served."""
-    config_file = tmp_path / "config.toml"
-    config_file.write_text("")
-    config = load_config(config_file, env={})
     with hogged_pool(lab) as (hogs, web):
-        targets = Targets(lab.monitor_dsn(), (), lab.bouncer_admin_dsn())
-        app = make_app(
-            config,
-            Sampler(make_sources(targets, config), interval=0.5),
-            state_path=tmp_path / "state.toml",
-            signaller=make_signaller(targets, config),
-            action_log=ActionLog(tmp_path / "actions.log"),
-        )
+        app = _live_app(lab, tmp_path, lab.bouncer_admin_dsn())
         async with app.run_test(size=(200, 50)) as pilot:
             bar = app.query_one(HealthBar)
             await until(
@@ -355,28 +351,9 @@ async def test_a_hogged_pgbouncer_pool_is_freed_in_four_keys(lab: Lab, tmp_path:
                 "the hogged pool flagged on the first screen",
                 20,
             )
-            pane = app.panes["activity"]
-            await until(
-                lambda: sum(
-                    1 for _, b in pane.records(pane.view) if b.application == "lab-report"
-                ) == BOUNCER_POOL_SIZE or None if pane.view else None,
-                "the hogs on screen",
-                20,
-            )  # fmt: skip
-            await pilot.press("g")
-            await pilot.pause()
-            assert table(app, "activity").shown_keys[0].startswith("lab-report|")
-            await pilot.press("enter", "K")
-            await until(
-                lambda: app.screen if isinstance(app.screen, ConfirmScreen) else None,
-                "the question",
-                20,
-            )
-            question = app.screen.question  # type: ignore[attr-defined]
-            assert question.startswith(f"Terminate {BOUNCER_POOL_SIZE} backends"), question
-            await pilot.press("y")
+            await _terminate_biggest_group(app, pilot, "lab-report", BOUNCER_POOL_SIZE)
             await until(lambda: all(c.done for c in web) or None, "the queued clients served", 20)
-        assert _running(lab, "lab-report") == 0
+        assert _sessions(lab, "lab-report", active=True) == 0
         assert all(hog.error is not None for hog in hogs)
 
 
