@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import random
 
-from rich.cells import cell_len
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -32,6 +32,31 @@ def test_painter_fits_pads_and_cuts() -> None:
     wide = plain(painter.runs(Text("表表表表"), 5, BASE))  # two cells each
     assert wide == "表表…"
     assert plain(painter.runs(Text("x"), 0, BASE)) == ""
+
+
+def test_a_long_text_is_cut_as_from_the_whole() -> None:
+    """The cut reads only a head that fills the width (a 64K statement text is not split into
+    graphemes whole): the same line as Rich's cut of the whole text, with combining, joining
+    and wide characters at the edge."""
+    rng = random.Random(5)
+    alphabet = ["a", "b", " ", "表", "e\u0301", "\u0301", "…", "x\u200d", "\ufe0f"]
+    for _ in range(500):
+        width = rng.randint(1, 12)
+        body = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        if cells(body) <= width:
+            continue
+        for text in (Text(body), Text(body, style="bold")):
+            fitted = plain(Painter().runs(text, width, BASE))
+            if text.style:
+                whole = text.copy()
+                whole.truncate(width, overflow="ellipsis", pad=True)
+                expected = whole.plain
+            else:
+                head = set_cell_size(body, width - 1).rstrip(" ")
+                expected = head + "…" + " " * (width - 1 - cells(head))
+            assert fitted == expected, (body, width)
+    long = Text("SELECT $1 AS mb /* " + "x" * 65500 + " …")
+    assert plain(Painter().runs(long, 20, BASE)) == "SELECT $1 AS mb /*… "  # as Rich cuts it
 
 
 def test_painter_keeps_styles_and_merges_equal_runs() -> None:
