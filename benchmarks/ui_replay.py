@@ -1,16 +1,16 @@
 """The UI's CPU on recorded samples, two source trees side by side (figures, not pass/fail).
 
 A live benchmark's load drifts (pgbench's throughput, checkpoints): the same pgtop measured twice
-in a row differs by ±5 %, more than most single changes to the UI save. This takes the load
-out: ``record`` samples a lab under 100 unthrottled pgbench clients once (real Samples, pickled)
-at the default refresh (2 s); ``compare`` then runs two pgtop source trees at once, each in its
-own 200x50 pty, replaying the same samples at the pace they were taken, and prints the CPU
-milliseconds per second of each process (/proc/PID/task/*/schedstat, nanoseconds) and the paired
-difference per round. Both draw the same frames (the terminal bytes are printed too: they match
-when the output did not change).
+in a row differs by ±5 %, more than most single changes to the UI save. This takes the load out:
+``record`` samples a lab once (real Samples, pickled) under 100 unthrottled pgbench clients, or
+idle (``--load idle``), at the default refresh (2 s); ``compare`` then runs two pgtop source trees
+at once, each in its own 200x50 pty, replaying the same samples at the pace they were taken, and
+prints the CPU milliseconds per second of each process (/proc/PID/task/*/schedstat, nanoseconds)
+and the paired difference per round. Both draw the same frames (the terminal bytes are printed
+too: they match when the output did not change).
 The poll is not included (no server): ``collector_cost.py`` and ``ui_vs_pg_activity.py`` see it.
 
-    python benchmarks/ui_replay.py record samples.pkl [--seconds 140] [--interval 2]
+    python benchmarks/ui_replay.py record samples.pkl [--seconds 140] [--interval 2] [--load idle]
     python benchmarks/ui_replay.py compare samples.pkl TREE_A TREE_B [--seconds 60] [--rounds 4]
 
 A TREE is a directory holding a ``pgtop`` package (a checkout or ``git worktree`` of another
@@ -75,29 +75,32 @@ make_app(Config(), ReplayFeed(), targets="replay", state_path=Path(sys.argv[2]))
 """
 
 
-def record(out: Path, seconds: float, interval: float) -> None:
+def record(out: Path, seconds: float, interval: float, load: str) -> None:
     from pgtop.collect.postgres import PostgresSource
     from pgtop.collect.sampler import Sampler
     from pgtop.lab import Lab, find_installation
     from pgtop.workload import pgbench
 
     with Lab(find_installation(), replica=False, pgbouncer=False) as lab:
-        load = pgbench(
-            lab.install.tool("pgbench"),
-            host="127.0.0.1",
-            port=lab.primary.port,
-            passfile=lab.primary.passfile,
-            clients=100,
-            duration_s=seconds + 30,
-            application_name="pgbench-bench",
-        )
+        clients = None
+        if load == "pgbench":
+            clients = pgbench(
+                lab.install.tool("pgbench"),
+                host="127.0.0.1",
+                port=lab.primary.port,
+                passfile=lab.primary.passfile,
+                clients=100,
+                duration_s=seconds + 30,
+                application_name="pgbench-bench",
+            )
         try:
             time.sleep(5)
             sampler = Sampler([PostgresSource(lab.monitor_dsn())], interval=interval)
             samples = asyncio.run(sampler.collect(seconds))
         finally:
-            load.terminate()
-            load.wait()
+            if clients is not None:
+                clients.terminate()
+                clients.wait()
     out.write_bytes(pickle.dumps(samples))
     print(f"{len(samples)} samples in {out}")
 
@@ -200,6 +203,10 @@ def main() -> int:
     rec.add_argument(
         "--interval", type=float, default=Config().monitor.refresh, help="seconds between samples"
     )
+    rec.add_argument(
+        "--load", choices=("pgbench", "idle"), default="pgbench",
+        help="100 unthrottled pgbench clients, or nothing but the monitor",
+    )  # fmt: skip
     cmp = commands.add_parser("compare", help="replay the samples in two trees at once")
     cmp.add_argument("samples", type=Path)
     cmp.add_argument("trees", nargs=2)
@@ -207,7 +214,7 @@ def main() -> int:
     cmp.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args()
     if args.command == "record":
-        record(args.out, args.seconds, args.interval)
+        record(args.out, args.seconds, args.interval, args.load)
     else:
         if args.seconds + WARM_UP_S > 0.9 * _count(args.samples) * _interval(args.samples):
             print("the window is longer than the recording: record more samples", file=sys.stderr)

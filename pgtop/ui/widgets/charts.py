@@ -128,12 +128,25 @@ class Plot(PlotextPlot):
         self._generation = 0
         self._strips: list[Strip] = []
         self._drawn_for: tuple[object, ...] | None = None
+        """(width, height, base style, theme, generation) of the strips drawn."""
+        self._base: Style | None = None
         self._picture: tuple[object, ...] | None = None
         self.same_picture = 0
         """Redraws skipped because the data drew the same picture (a flat line that grew)."""
 
     def redraw(self) -> None:
-        """Draw the plot again (its data changed)."""
+        """Draw the plot again (its data changed): unless the new data draws the picture on
+        screen (a flat line that grew), which is then as good as drawn, without a refresh."""
+        drawn_for = self._drawn_for
+        if drawn_for is not None and self._picture is not None:
+            width, height = self.size
+            if drawn_for[:2] == (width, height) and drawn_for[3] == self.app.theme:
+                frame = _frame(self.xs, self.ys, width)
+                picture = (*drawn_for[:4], _picture(frame, width, height))
+                if picture == self._picture:
+                    self.same_picture += 1
+                    self._mark_drawn()  # the spacing starts again
+                    return
         self._generation += 1
         self.refresh()
 
@@ -142,6 +155,7 @@ class Plot(PlotextPlot):
         self._own_lines.forget()
         self._drawn_for = None
         self._picture = None
+        self._base = None
         self._painter.forget()
 
     def _colour(self) -> tuple[int, int, int]:
@@ -186,7 +200,9 @@ class Plot(PlotextPlot):
 
     def render_line(self, y: int) -> Strip:
         width, height = self.size
-        base = self.rich_style
+        if self._base is None:
+            self._base = self.rich_style  # walks the ancestors: once per style change
+        base = self._base
         key = (width, height, base, self.app.theme, self._generation)
         if key != self._drawn_for:
             self._drawn_for = key
@@ -282,6 +298,8 @@ class MetricChart(Vertical):
         self.plot = Plot(colour_var)
         self.plot.clock = clock
         self._latest: float | None = None
+        self._titled = False
+        """The title shows ``_latest`` (it starts with no value)."""
 
     def compose(self) -> ComposeResult:
         yield self.title_line
@@ -306,7 +324,10 @@ class MetricChart(Vertical):
 
     def show_latest(self, value: float | None) -> None:
         """The newest value, in the title (every tick)."""
+        if value == self._latest and self._titled:
+            return
         self._latest = value
+        self._titled = True
         self.title_line.show(self._title(value))
 
     def spacing(self) -> float:
