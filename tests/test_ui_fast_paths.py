@@ -43,6 +43,7 @@ async def test_every_fast_path_is_engaged(tmp_path: Path, monkeypatch: pytest.Mo
         updates = CroppedChopsUpdate.written
         compositor = app.screen._compositor
         narrowed = getattr(compositor, "narrowed", 0)
+        covered = getattr(compositor, "covered", 0)
 
         activity = busy(rng, 45)  # more rows than the screen shows
         await push(pilot, feed, s.primary(1, activity=activity))
@@ -72,8 +73,11 @@ async def test_every_fast_path_is_engaged(tmp_path: Path, monkeypatch: pytest.Mo
         plots = [w for w in app.screen.query(Plot) if w.display and w.size.area]
         own_lines = [w for w in [table, *lines, *plots] if adds_nothing(w)]
         engaged = {
-            "compositor (ui/compositor.py): only the widgets under refreshed regions asked": (
-                isinstance(compositor, UpdatedOnlyCompositor) and compositor.narrowed > narrowed + 5
+            "compositor (ui/compositor.py): only the widgets under refreshed regions asked, "
+            "not those behind them": (
+                isinstance(compositor, UpdatedOnlyCompositor)
+                and compositor.narrowed > narrowed + 5
+                and compositor.covered > covered + 5
             ),
             "cropped update (ui/cropped_update.py): the terminal gets the changed spans only": (
                 CroppedChopsUpdate.written > updates + 5 and bool("".join(written))

@@ -9,8 +9,9 @@ regions overlaps it, and only for the rows between the first and the last such r
 
 What reaches the screen is the same: a chop (a cut of a screen line between two widget edges)
 is written only where a refreshed region lies, and the topmost widget there overlaps that
-region, so it is still asked. Widgets below it may now be skipped — their parts of the line
-were always covered.
+region, so it is still asked. Widgets are asked front to back, and a part of a refreshed region
+that a widget drew is covered for those below it: a container or the screen behind a line of
+text that changed is not asked at all (each took Textual's styling pass over its whole width).
 
 Relies on Compositor internals (``_dirty_regions``, ``_get_renders``, ``visible_widgets``),
 listed in docs/architecture.md; Textual's own path is taken when one is missing, and
@@ -57,11 +58,33 @@ def _touched_rows(visible: Region, rows: _Spans, row_keys: list[int]) -> tuple[i
     return first, last + 1
 
 
+def _cover(rows: _Spans, row_keys: list[int], x1: int, x2: int, first: int, stop: int) -> None:
+    """Take the columns ``x1``-``x2`` of rows ``first``-``stop`` out of the refreshed spans
+    still to draw (a widget in front drew them); rows left with nothing go."""
+    for row in row_keys[bisect_left(row_keys, first) : bisect_left(row_keys, stop)]:
+        left = []
+        for a, b in rows[row]:
+            if b <= x1 or a >= x2:
+                left.append((a, b))
+                continue
+            if a < x1:
+                left.append((a, x1))
+            if b > x2:
+                left.append((x2, b))
+        if left:
+            rows[row] = left
+        else:
+            del rows[row]
+            row_keys.remove(row)
+
+
 class UpdatedOnlyCompositor(Compositor):
     _refreshed: tuple[_Spans, list[int]] | None = None
     narrowed = 0
     """Partial updates drawn from the widgets under the refreshed regions only: Textual calls
     ``_get_renders`` from ``render_partial_update`` (tests/test_ui_fast_paths.py reads it)."""
+    covered = 0
+    """Widgets under a refreshed region not asked: those in front drew all of it there."""
 
     def render_partial_update(self) -> ChopsUpdate | None:
         rows = _spans_by_row(self._dirty_regions)
@@ -77,14 +100,20 @@ class UpdatedOnlyCompositor(Compositor):
         if self._refreshed is None:
             yield from super()._get_renders(crop)
             return
-        rows, row_keys = self._refreshed
+        refreshed, refreshed_keys = self._refreshed
+        rows = {row: list(spans) for row, spans in refreshed.items()}  # left to draw: shrinks
+        row_keys = list(refreshed_keys)
         self.narrowed += 1
-        for widget, (region, clip) in self.visible_widgets.items():
+        for widget, (region, clip) in self.visible_widgets.items():  # front to back
+            if not row_keys:
+                break
             visible = region.intersection(clip)
             if not visible.area:
                 continue
             touched = _touched_rows(visible, rows, row_keys)
             if touched is None:
+                if _touched_rows(visible, refreshed, refreshed_keys) is not None:
+                    self.covered += 1
                 continue
             first, stop = touched
             narrowed = Region(visible.x, first, visible.width, stop - first)
@@ -93,6 +122,7 @@ class UpdatedOnlyCompositor(Compositor):
                 narrowed,
                 widget.render_lines(narrowed.translate((-region.x, -region.y))),
             )
+            _cover(rows, row_keys, visible.x, visible.right, first, stop)
 
 
 class MonitorScreen(Screen[None]):
