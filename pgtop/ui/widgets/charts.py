@@ -4,20 +4,20 @@ A :class:`MetricChart` is a one-line title (``TPS 1,240``, updated every tick: c
 (:class:`Plot`, a ``PlotextPlot`` with its own plot object, never the module-global plotext) whose
 line colour comes from the active theme.
 
-The plot is the costliest thing pgtop draws (~8 ms each on a slow machine; four charts redrawn
-every tick were most of pgtop's CPU), so it is redrawn only when its data changed, and never
-sooner than a spacing after the last drawing: the time one braille dot stands for (the span
-of the series over twice the plot's width), at least ``min_redraw_s`` (10 s) and at most
-``max_redraw_s`` (30 s). Over an hour's window a dot is ~50 s, so drawing more often changes
-nothing visible. The floor matters in the first minutes, while the series is short: the title
-says what the value is now, every tick; the plot is the trend, and a trend ten seconds behind
-reads the same (each drawing costs plotext ~1.5 ms; at 5 s the charts were a tenth of pgtop's
-CPU under load). New data arriving sooner is kept and drawn when the spacing allows (one
-timer). The first data is drawn at once. Callers ask :meth:`MetricChart.wants_data` first and
-skip building the series (an hour of samples) while it says no; :meth:`MetricChart.show_latest`
-keeps the title live in between. plotext draws a line through every point it is given (an hour
-at 1 s is 3,600 points, ~19 ms a drawing): the plot hands it the series thinned to what its dot
-columns can show (:func:`thinned`, ~2.8 ms; ``benchmarks/chart_redraw.py``).
+The plot is the costliest thing pgtop draws (~8 ms each on a slow machine; four charts redrawn every
+tick were most of pgtop's CPU), so it is redrawn only when its data changed, and never sooner than a
+spacing after the last drawing: the time one braille dot stands for (the span of the series over
+twice the plot's width), at least ``min_redraw_s`` (20 s) and at most ``max_redraw_s`` (30 s). Over
+an hour's window a dot is ~50 s, so drawing more often changes nothing visible. The floor matters in
+the first minutes, while the series is short: the title says what the value is now, every tick; the
+plot is the trend, and a trend twenty seconds behind reads the same (each drawing costs plotext ~1.5
+ms; at 5 s the charts were a tenth of pgtop's CPU under load, at 10 s still a tenth of it on an idle
+server). New data arriving sooner is kept and drawn when the spacing allows (one timer). The first
+data is drawn at once. Callers ask :meth:`MetricChart.wants_data` first and skip building the series
+(an hour of samples) while it says no; :meth:`MetricChart.show_latest` keeps the title live in
+between. plotext draws a line through every point it is given (an hour at 1 s is 3,600 points, ~19
+ms a drawing): the plot hands it the series thinned to what its dot columns can show
+(:func:`thinned`, ~2.8 ms; ``benchmarks/chart_redraw.py``).
 """
 
 from __future__ import annotations
@@ -279,7 +279,7 @@ class MetricChart(Vertical):
         unit: str = "",
         colour_var: str = "primary",
         decimals: int = 1,
-        min_redraw_s: float = 10.0,
+        min_redraw_s: float = 20.0,
         max_redraw_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         id: str | None = None,  # noqa: A002
