@@ -121,6 +121,8 @@ class Plot(PlotextPlot):
         self.drawn_at: float | None = None
         self.drawn_span = 0.0
         """The x span of the series last drawn (seconds)."""
+        self.drawn_per_dot = 0.0
+        """Seconds one braille dot column stood for in the last drawing."""
         self.drew_data = False
         self.clock: Callable[[], float] = time.monotonic
         self._painter = Painter()
@@ -145,7 +147,7 @@ class Plot(PlotextPlot):
                 picture = (*drawn_for[:4], _picture(frame, width, height))
                 if picture == self._picture:
                     self.same_picture += 1
-                    self._mark_drawn()  # the spacing starts again
+                    self._mark_drawn(width)  # the spacing starts again
                     return
         self._generation += 1
         self.refresh()
@@ -174,7 +176,7 @@ class Plot(PlotextPlot):
 
     def _drawing(self, frame: _Frame | None, width: int, height: int) -> Text:
         self.redraws += 1
-        self._mark_drawn()
+        self._mark_drawn(width)
         plt = self.plt
         plt.clear_data()
         if frame is None:
@@ -190,10 +192,11 @@ class Plot(PlotextPlot):
         plt.theme("clear")
         return plot_text(plt.build(), Style(color=RichColor.from_rgb(*self._colour())))
 
-    def _mark_drawn(self) -> None:
+    def _mark_drawn(self, width: int) -> None:
         self.drawn_at = self.clock()
         self.drew_data = bool(self.xs)
         self.drawn_span = (self.xs[-1] - self.xs[0]) if self.xs else 0.0
+        self.drawn_per_dot = self.drawn_span / (2 * max(1, width))
 
     def render_lines(self, crop: Region) -> list[Strip]:
         return self._own_lines.render_lines(self, crop, super().render_lines)
@@ -210,7 +213,7 @@ class Plot(PlotextPlot):
             picture = (width, height, base, self.app.theme, _picture(frame, width, height))
             if picture == self._picture:
                 self.same_picture += 1
-                self._mark_drawn()  # as good as drawn: the spacing starts again
+                self._mark_drawn(width)  # as good as drawn: the spacing starts again
             else:
                 self._picture = picture
                 self._strips = self._draw(frame, width, height, base)
@@ -332,9 +335,7 @@ class MetricChart(Vertical):
 
     def spacing(self) -> float:
         """Seconds between two drawings: what one braille dot stands for, within bounds."""
-        width = max(1, self.plot.size.width)
-        per_dot = self.plot.drawn_span / (2 * width)
-        return min(self.max_redraw_s, max(self.min_redraw_s, per_dot))
+        return min(self.max_redraw_s, max(self.min_redraw_s, self.plot.drawn_per_dot))
 
     def follow(
         self, history: History, source: str, value: Callable[[Sample], float | None]

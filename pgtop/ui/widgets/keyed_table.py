@@ -297,9 +297,15 @@ class KeyedTable(_CursorKeys):
 
     def set_records(self, records: Sequence[tuple[str, Any]]) -> None:
         """The rows as (key, record); a repeated key gets a `#2`, `#3` … suffix in order of
-        appearance. The very same sequence object as last time (a pane passing on unchanged
-        rows) is a no-op: sorting, filtering and columns changing re-apply by themselves."""
-        if records is self._records_given:
+        appearance. The very same rows as last time (the same sequence object, or the same
+        keys with the very same record objects: an idle pane's empty list) are a no-op:
+        sorting, filtering and columns changing re-apply by themselves."""
+        given = self._records_given
+        if records is given or (
+            given is not None
+            and len(records) == len(given)
+            and all(a[0] == b[0] and a[1] is b[1] for a, b in zip(records, given, strict=True))
+        ):
             return
         self._records_given = records
         self._records = unique_keys(records)

@@ -51,8 +51,13 @@ class PaneBar(Line):
     def __init__(self) -> None:
         super().__init__(fixed_height=True, id="panebar")
         self._spans: list[tuple[int, int, str]] = []
+        self._shown: tuple[object, ...] | None = None
 
     def show_panes(self, labels: Sequence[tuple[str, str, str]], active: str, accent: str) -> None:
+        shown = (tuple(labels), active, accent)
+        if shown == self._shown:
+            return  # every tick, mostly the same counts
+        self._shown = shown
         text, self._spans = bar_text(labels, active, accent)
         self.show(text)
 
