@@ -268,7 +268,9 @@ class Thresholds:
         " an active one is judged by both levels; wal_status unreserved or lost is critical.",
     )
     archive_age_s: Threshold = _setting(
-        Threshold(600, 3600), "Time since the last successful WAL archive, seconds."
+        Threshold(600, 3600),
+        "Time since the last successful WAL archive, seconds, while complete WAL segments wait"
+        " to be archived (a primary that wrote no segment since has nothing to archive: OK).",
     )
     lock_wait_s: Threshold = _setting(
         Threshold(5, 30),

@@ -622,9 +622,15 @@ def _archiver(replication: Replication | None, th: Threshold) -> _Part | None:
         return ("archiver", "archive FAIL", Level.CRIT, value, message, "archive_command")
     if arch.archived_count > 0 and arch.last_archived_age_s is not None:
         age = arch.last_archived_age_s
-        level, verdict = _verdict(th, age, lambda v: f"{_num(v)} s")
         wal = f" ({arch.last_archived_wal})" if arch.last_archived_wal else ""
-        message = f"last WAL archived {_seconds(age, th)} ago{wal} {verdict}"
+        pending = arch.pending_segments
+        if pending is not None and pending <= 0:
+            # a quiet server fills no segment: an old last archive is no backlog
+            message = f"last WAL archived {_seconds(age, th)} ago{wal}, no complete segment waiting"
+            return ("archiver", f"arch {units.duration(age)}", Level.OK, age, message, "")
+        level, verdict = _verdict(th, age, lambda v: f"{_num(v)} s")
+        waiting = f", {_plural(pending, 'segment')} waiting" if pending else ""
+        message = f"last WAL archived {_seconds(age, th)} ago{wal}{waiting} {verdict}"
         culprit = "archive_command" if level is not Level.OK else ""
         return ("archiver", f"arch {units.duration(age)}", level, age, message, culprit)
     message = "archiving on, no WAL archived yet, no failures"

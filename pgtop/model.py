@@ -211,6 +211,9 @@ class Archiver:
     last_archived_age_s: float | None
     last_failed_wal: str | None
     last_failed_age_s: float | None
+    pending_segments: int | None = None
+    """Complete WAL segments not archived yet (a primary's; None on a standby or before the
+    first archive): 0 means archiving is caught up, whatever the last archive's age."""
 
     @property
     def failing(self) -> bool:

@@ -478,14 +478,17 @@ async def test_failing_archive_command(lab: Lab) -> None:
             assert archiver.failed_count > 0
             assert archiver.last_failed_wal is not None
             assert archiver.last_failed_age_s is not None
+            # the finished segment it fails on waits (counted from the last one archived)
+            assert archiver.archived_count == 0 or (archiver.pending_segments or 0) >= 1
         await poll_until(
             source,
             lambda s: (
                 s.replication is not None
                 and s.replication.archiver is not None
                 and not s.replication.archiver.failing
+                and s.replication.archiver.pending_segments == 0  # caught up: nothing waits
             ),
-            what="the archiver to recover",
+            what="the archiver to recover and catch up",
             timeout_s=90,
             every_s=0.5,
         )

@@ -525,6 +525,10 @@ NOTHING_YET = archiver(archived_count=0, last_archived_age_s=None, last_archived
         (archiver(last_archived_age_s=3700), Level.CRIT, "3700 s ago"),
         (FAILING, Level.CRIT, "archiving failing since WAL 00000001000000000000000A (3 failures"),
         (NOTHING_YET, Level.OK, "no WAL archived yet"),
+        # a quiet server fills no segment: an old last archive is no backlog
+        (archiver(last_archived_age_s=7200, pending_segments=0), Level.OK, "no complete segment"),
+        (archiver(last_archived_age_s=3700, pending_segments=3), Level.CRIT, "3 segments waiting"),
+        (archiver(last_archived_age_s=700, pending_segments=1), Level.WARN, "1 segment waiting"),
     ],
 )
 def test_archiver(arch: Archiver, level: Level, needle: str) -> None:

@@ -328,6 +328,7 @@ def archiver(row: Row) -> Archiver:
         last_archived_age_s=_age(row["last_archived_age_s"]),
         last_failed_wal=row["last_failed_wal"],
         last_failed_age_s=_age(row["last_failed_age_s"]),
+        pending_segments=_int(row["pending_segments"]),
     )
 
 
