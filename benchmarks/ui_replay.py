@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ui_vs_pg_activity import spawn_in_pty  # noqa: E402 - the benchmark next to this one
+from ui_vs_pg_activity import cpu_seconds, spawn_in_pty  # noqa: E402 - the benchmark next to this one
 
 WARM_UP_S = 6.0
 """Seconds measured from once both apps have drawn their first screens."""
@@ -105,14 +105,6 @@ def record(out: Path, seconds: float, interval: float, load: str) -> None:
     print(f"{len(samples)} samples in {out}")
 
 
-def _cpu_ns(pid: int) -> int:
-    total = 0
-    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-        with contextlib.suppress(OSError):  # a thread that just ended
-            total += int(stat.read_text().split()[0])
-    return total
-
-
 def _drain(fds: list[int], seconds: float, until_bytes: int | None = None) -> dict[int, int]:
     """Read what the apps write for ``seconds``, or until each wrote ``until_bytes``."""
     written = dict.fromkeys(fds, 0)
@@ -144,9 +136,9 @@ def _round(
     try:
         _drain(fds, 60.0, until_bytes=FIRST_SCREENS_BYTES)
         _drain(fds, WARM_UP_S)
-        before = [_cpu_ns(pid) for pid, _ in procs]
+        before = [cpu_seconds(pid) for pid, _ in procs]
         written = _drain(fds, seconds)
-        after = [_cpu_ns(pid) for pid, _ in procs]
+        after = [cpu_seconds(pid) for pid, _ in procs]
     finally:
         for _, fd in procs:
             with contextlib.suppress(OSError):
@@ -160,7 +152,7 @@ def _round(
                 pass
             os.close(fd)
     return [
-        ((a - b) / 1e6 / seconds, written[fd])
+        ((a - b) * 1000 / seconds, written[fd])
         for a, b, (_, fd) in zip(after, before, procs, strict=True)
     ]
 
