@@ -119,8 +119,6 @@ class Plot(PlotextPlot):
         self.ys: tuple[float, ...] = ()
         self.redraws = 0
         self.drawn_at: float | None = None
-        self.drawn_span = 0.0
-        """The x span of the series last drawn (seconds)."""
         self.drawn_per_dot = 0.0
         """Seconds one braille dot column stood for in the last drawing."""
         self.drew_data = False
@@ -139,18 +137,27 @@ class Plot(PlotextPlot):
     def redraw(self) -> None:
         """Draw the plot again (its data changed): unless the new data draws the picture on
         screen (a flat line that grew), which is then as good as drawn, without a refresh."""
-        drawn_for = self._drawn_for
-        if drawn_for is not None and self._picture is not None:
+        if self._picture is not None and self._base is not None:
             width, height = self.size
-            if drawn_for[:2] == (width, height) and drawn_for[3] == self.app.theme:
-                frame = _frame(self.xs, self.ys, width)
-                picture = (*drawn_for[:4], _picture(frame, width, height))
-                if picture == self._picture:
-                    self.same_picture += 1
-                    self._mark_drawn(width)  # the spacing starts again
-                    return
+            frame = _frame(self.xs, self.ys, width)
+            if self._same_picture(self._picture_of(frame, width, height, self._base), width):
+                return
         self._generation += 1
         self.refresh()
+
+    def _picture_of(
+        self, frame: _Frame | None, width: int, height: int, base: Style
+    ) -> tuple[object, ...]:
+        return (width, height, base, self.app.theme, _picture(frame, width, height))
+
+    def _same_picture(self, picture: tuple[object, ...], width: int) -> bool:
+        """Whether ``picture`` is the one on screen; if so it counts as drawn (the spacing
+        starts again)."""
+        if picture != self._picture:
+            return False
+        self.same_picture += 1
+        self._mark_drawn(width)
+        return True
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -195,8 +202,8 @@ class Plot(PlotextPlot):
     def _mark_drawn(self, width: int) -> None:
         self.drawn_at = self.clock()
         self.drew_data = bool(self.xs)
-        self.drawn_span = (self.xs[-1] - self.xs[0]) if self.xs else 0.0
-        self.drawn_per_dot = self.drawn_span / (2 * max(1, width))
+        span = (self.xs[-1] - self.xs[0]) if self.xs else 0.0
+        self.drawn_per_dot = span / (2 * max(1, width))
 
     def render_lines(self, crop: Region) -> list[Strip]:
         return self._own_lines.render_lines(self, crop, super().render_lines)
@@ -210,11 +217,8 @@ class Plot(PlotextPlot):
         if key != self._drawn_for:
             self._drawn_for = key
             frame = _frame(self.xs, self.ys, width)
-            picture = (width, height, base, self.app.theme, _picture(frame, width, height))
-            if picture == self._picture:
-                self.same_picture += 1
-                self._mark_drawn(width)  # as good as drawn: the spacing starts again
-            else:
+            picture = self._picture_of(frame, width, height, base)
+            if not self._same_picture(picture, width):
                 self._picture = picture
                 self._strips = self._draw(frame, width, height, base)
         if y < len(self._strips):
