@@ -122,7 +122,7 @@ def monitor_parser() -> argparse.ArgumentParser:
         "--theme", type=_name, metavar="NAME", help="dark, light, high-contrast or your own"
     )
     parser.add_argument(
-        "--baseline", metavar="FILE", help="compare against a saved baseline (not available yet)"
+        "--baseline", metavar="FILE", help="judge live statements against a saved baseline document"
     )
     _add_common(parser)
     return parser

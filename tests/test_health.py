@@ -538,6 +538,18 @@ def test_archiver(arch: Archiver, level: Level, needle: str) -> None:
     assert needle in status.message
 
 
+def test_archiver_chip_still_while_nothing_waits() -> None:
+    def label(age: float, pending: int) -> str:
+        arch = archiver(last_archived_age_s=age, pending_segments=pending)
+        return only(
+            evaluate(sample(replication=Replication(Role.PRIMARY, archiver=arch)), [], TH),
+            "archiver",
+        ).label
+
+    assert label(70, 0) == label(71, 0) == "arch ok"
+    assert label(70, 1) == "arch 1m10s"
+
+
 def test_archiver_failure_older_than_success_is_not_failing() -> None:
     arch = archiver(failed_count=1, last_failed_wal="X", last_failed_age_s=100.0)
     status = only(
