@@ -62,6 +62,18 @@ def duration(value: float | None) -> str:
     return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
 
 
+def uptime(value: float | None) -> str:
+    """A server's uptime, to the minute from a minute on: ``45s``, ``7m``, ``2h14m``,
+    ``3d04h``; empty when unknown. (Its seconds tell nobody anything, and a line showing them
+    changes on every tick.)"""
+    if value is None:
+        return ""
+    whole = int(max(0.0, value))
+    if 60 <= whole < 3600:
+        return f"{whole // 60}m"
+    return duration(value)
+
+
 def seconds(value: float, avoid: Iterable[float] = ()) -> str:
     """For sentences: ``0.4 s``, ``12.3 s``, ``312 s`` (one decimal below 100 s)."""
     return f"{number(value, 1 if value < 100 else 0, avoid)} s"
@@ -136,6 +148,9 @@ def count_short(value: float) -> str:
     return f"{value:.0f}"
 
 
-def clock(moment: datetime | None) -> str:
-    """``HH:MM:SS`` of a timestamp as given (the samples' are UTC); empty when unknown."""
-    return "" if moment is None else moment.strftime("%H:%M:%S")
+def clock(moment: datetime | None, *, seconds: bool = True) -> str:
+    """``HH:MM:SS`` (``HH:MM`` without ``seconds``) of a timestamp as given (the samples' are
+    UTC); empty when unknown."""
+    if moment is None:
+        return ""
+    return moment.strftime("%H:%M:%S" if seconds else "%H:%M")

@@ -201,10 +201,13 @@ async def test_space_pauses_updates(tmp_path: Path) -> None:
     app = app_for(feed, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await push(pilot, feed, s.primary(0))
+        # live: the newest data's time to the minute (a line changing every tick costs a repaint)
+        assert static_text(app.header_widget.identity).endswith(" · 09:30 UTC")
         applied = app.applied
         await pilot.press("space")
         assert feed.paused
         assert "PAUSED" in static_text(app.header_widget.identity)
+        assert static_text(app.header_widget.identity).endswith(" · data of 09:30:00 UTC")
         await push(pilot, feed, s.primary(1, activity=s.ACTIVITY[:3]))
         assert app.applied == applied
         assert "4201" in table(app, "activity").shown_keys

@@ -90,3 +90,12 @@ def test_percent_count_clock() -> None:
     assert units.count(1234567) == "1,234,567"
     assert units.clock(None) == ""
     assert units.clock(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)) == "03:04:05"
+    assert units.clock(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), seconds=False) == "03:04"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, ""), (-1.0, "0ms"), (45.7, "45s"), (60, "1m"), (3599, "59m"), (8040, "2h14m")],
+)
+def test_uptime_to_the_minute(seconds: float | None, text: str) -> None:
+    assert units.uptime(seconds) == text

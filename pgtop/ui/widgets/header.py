@@ -1,6 +1,11 @@
 """The header: who we watch (version, host:port/db, user, role, uptime), the refresh interval or
 PAUSED, and a one-line banner per disconnected source and per connected source whose newest
-tick brought no fresh data (no answer yet, or a failed tick)."""
+tick brought no fresh data (no answer yet, or a failed tick).
+
+While live, the identity line gives the newest sample's time to the minute and the uptime to
+the minute: a line that changed on every tick cost an idle monitor a quarter of its CPU (a
+repaint through the compositor each tick), and a stalled source is told by its banner, not by a
+clock that stops. Paused, the time of the data on screen is given to the second."""
 
 from __future__ import annotations
 
@@ -55,8 +60,11 @@ def identity_text(
         text.append(f" {one_line(_where(main))} as {one_line(info.user)}")
         uptime = main.stats.uptime_s if main.stats else None
         if uptime is not None:
-            text.append(f" · up {units.duration(uptime)}")
-        text.append(f" · {units.clock(main.taken_at)} UTC")
+            text.append(f" · up {units.uptime(uptime)}")
+        if paused:
+            text.append(f" · data of {units.clock(main.taken_at)} UTC")
+        else:
+            text.append(f" · {units.clock(main.taken_at, seconds=False)} UTC")
     if others:
         names = []
         for other in others:
